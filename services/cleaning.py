@@ -1,0 +1,155 @@
+"""Cleaning of scraped article text: web clutter out, byline and dateline apart, body kept.
+
+Scraped pages end in comment widgets, share bars and cookie notices, and start with the
+title repeated and a byline. The rules below are about the *kind* of line (short, no
+sentence punctuation, a known widget phrase) rather than about one page's strings, and
+everything removed is reported so that a caller can show or audit it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from services.documents import Document
+from services.sentences import split_sentences
+
+# Lines that are page furniture wherever they appear.
+_CLUTTER_LINE = re.compile(
+    r"""^(?:
+        add\ a\ comment | leave\ a\ (?:comment|reply) | post\ a\ comment | write\ a\ comment
+      | comments?(?:\ \(\d+\))? | \d+\ comments? | view\ (?:all\ )?comments | show\ comments
+      | sort\ by(?:\ \w+)? | newest | oldest | most\ popular | top\ comments
+      | there\ are\ no\ comments\ yet.* | be\ the\ first\ to\ comment.* | join\ the\ conversation.*
+      | log\ ?in\ to\ (?:comment|reply).* | sign\ in\ to\ (?:comment|reply).*
+      | share(?:\ this)?(?:\ (?:article|story|page))?(?:\ on\ \w+)?:? | tweet | pin\ it | e-?mail | print
+      | (?:share\ (?:on|via)\ )?(?:facebook|twitter|x|linkedin|whatsapp|reddit|email)
+      | (?:facebook|twitter|linkedin|whatsapp|reddit|email)(?:\s+(?:facebook|twitter|linkedin|whatsapp|reddit|email))+
+      | advertisement | sponsored(?:\ content)? | skip\ (?:to\ content|ad) | scroll\ to\ continue.*
+      | read\ more:? | related(?:\ (?:articles|stories|news|content))?:? | more\ from\ .{1,40}
+      | recommended(?:\ for\ you)?:? | trending(?:\ now)?:? | most\ read:?
+      | (?:subscribe|sign\ up)(?:\ (?:now|today|for\ .{1,60}))?[.!]? | follow\ us.* | newsletter:?
+      | .*\b(?:we|this\ (?:site|website))\ uses?\ cookies\b.* | accept(?:\ all)?\ cookies | cookie\ (?:settings|policy)
+      | (?:all\ rights\ reserved|copyright|©).{0,80} | back\ to\ top | loading\.{0,3}
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# A comment section starts here: the line and everything after it go.
+_COMMENTS_START = re.compile(
+    r"^(?:add\ a\ comment|leave\ a\ (?:comment|reply)|post\ a\ comment|comments?(?:\ \(\d+\))?|\d+\ comments?"
+    r"|there\ are\ no\ comments\ yet.*|be\ the\ first\ to\ comment.*|join\ the\ conversation.*)$",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_BYLINE = re.compile(
+    r"^(?:by\s+[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]+){0,3}(?:\s*(?:,|and)\s*.{0,60})?"
+    r"|(?:agence\ france[-\ ]presse|associated\ press|reuters|afp|ap|bloomberg|dpa|efe|ansa|xinhua|kyodo"
+    r"|press\ association|pa\ media|upi|tass|interfax)(?:\s+(?:staff|news))?)$",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# "SOCHI, Russia – " or "WASHINGTON (Reuters) - " at the start of the first body paragraph.
+_DATELINE = re.compile(
+    r"^(?P<dateline>[A-Z][A-Z .'\-]{1,40}(?:,\s*[A-Z][\w .'\-]{1,30})?(?:\s*\([\w .]{1,30}\))?)\s*[–—-]{1,2}\s+"
+)
+
+# A sign-off at the end of the body: "– Jo Biddle, AFP /" or "(Reporting by X; Editing by Y)".
+_SIGN_OFF = re.compile(
+    r"(?:\s+[–—-]{1,2}\s*[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]+){0,3},\s*[A-Z][\w]{1,15}\s*/?\s*"
+    r"|\s*\((?:reporting|writing|editing)\s+by\b[^)]{1,200}\)\s*)$",
+    re.IGNORECASE,
+)
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_SENTENCE_END = re.compile(r"[.!?…:;\"'”’)\]]$")
+
+
+@dataclass(frozen=True)
+class CleaningOptions:
+    """Knobs of the cleaner; the defaults suit scraped news pages."""
+
+    heading_max_words: int = 8
+    byline_search_lines: int = 4
+
+
+def normalize_text(raw: str) -> str:
+    """Unicode NFC, one kind of newline, no control characters, single spaces within lines."""
+    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return "\n".join(lines)
+
+
+def _same_text(a: str, b: str) -> bool:
+    def squash(s: str) -> str:
+        return re.sub(r"\W+", " ", s).strip().lower()
+
+    return squash(a) == squash(b)
+
+
+def _is_heading(line: str, max_words: int) -> bool:
+    """A short line without sentence punctuation: a section heading, not body text."""
+    return len(line.split()) <= max_words and not _SENTENCE_END.search(line)
+
+
+def clean_article(
+    raw: str, title: str | None = None, options: CleaningOptions | None = None
+) -> Document:
+    """Turn scraped article text into a Document of body paragraphs and their sentences.
+
+    When `title` is None and the first line is short and unpunctuated, it is taken as the
+    title (scraped files put it there). Paragraphs are joined by a blank line in `body`.
+    """
+    opts = options or CleaningOptions()
+    lines = [line for line in normalize_text(raw).split("\n")]
+    paragraphs = [line for line in lines if line]
+    removed: list[str] = []
+
+    if title is None and paragraphs and _is_heading(paragraphs[0], 20) and len(paragraphs) > 1:
+        title = paragraphs.pop(0)
+    title = normalize_text(title).replace("\n", " ").strip() or None if title else None
+
+    # The comment section: drop the first marker line found after the body started, and all after.
+    for i, line in enumerate(paragraphs):
+        if i > 0 and _COMMENTS_START.match(line):
+            removed.extend(paragraphs[i:])
+            paragraphs = paragraphs[:i]
+            break
+
+    byline: str | None = None
+    kept: list[str] = []
+    for i, line in enumerate(paragraphs):
+        if title and _same_text(line, title):
+            removed.append(line)
+        elif _CLUTTER_LINE.match(line):
+            removed.append(line)
+        elif byline is None and i < opts.byline_search_lines and _BYLINE.match(line):
+            byline = line
+        elif _is_heading(line, opts.heading_max_words):
+            removed.append(line)
+        else:
+            kept.append(line)
+
+    dateline: str | None = None
+    for paragraph in kept[:2]:
+        match = _DATELINE.match(paragraph)
+        if match and len(paragraph) > match.end() + 20:
+            dateline = match.group("dateline").strip()
+            break
+    if kept:
+        sign_off = _SIGN_OFF.search(kept[-1])
+        if sign_off and sign_off.start() > 0:
+            removed.append(kept[-1][sign_off.start() :].strip())
+            kept[-1] = kept[-1][: sign_off.start()].rstrip()
+
+    body = "\n\n".join(kept)
+    return Document(
+        title=title,
+        body=body,
+        sentences=tuple(split_sentences(body)),
+        byline=byline,
+        dateline=dateline,
+        removed=tuple(removed),
+    )
