@@ -1,0 +1,65 @@
+"""The newsnlp HTTP API: `create_app()` is the factory gunicorn serves.
+
+The API records jobs in Redis and enqueues them by task name; it never imports the models.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import Flask, request
+from flask_smorest import Api
+
+from api import health, jobs
+from api.errors import ApiError, register_error_handlers
+from api.services import ApiServices
+from api.settings import DEFAULTS, settings_from_env
+from jobs.store import JobStore
+from worker.celery_app import celery_config, create_celery
+
+logger = logging.getLogger(__name__)
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, or from `test_config` alone when given."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(settings_from_env() if test_config is None else settings_from_env({}))
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    client = redis.Redis.from_url(
+        app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
+    )
+    app.extensions["newsnlp"] = ApiServices(
+        store=JobStore(client, ttl_seconds=app.config["JOB_TTL_SECONDS"]),
+        celery=create_celery(
+            "newsnlp-api",
+            celery_config(
+                app.config["REDIS_URL"], result_ttl_seconds=app.config["JOB_TTL_SECONDS"]
+            ),
+        ),
+    )
+
+    app.before_request(_require_json_body)
+    api = Api(app)
+    api.register_blueprint(health.blp)
+    api.register_blueprint(jobs.blp)
+    register_error_handlers(app)
+    return app
+
+
+def _require_json_body() -> None:
+    if request.method not in _BODY_METHODS:
+        return
+    if not request.is_json:
+        raise ApiError(
+            415, "unsupported_media_type", "Send JSON with Content-Type: application/json."
+        )
+    if request.get_json(silent=True) is None:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.")

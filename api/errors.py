@@ -1,0 +1,115 @@
+"""One JSON shape for every error, with a stable `reason` per failure a client can act on.
+
+{"code": 422, "status": "Unprocessable Entity", "reason": "validation_error",
+ "message": "...", "errors": {...}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kombu.exceptions
+import redis
+from flask import Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+logger = logging.getLogger(__name__)
+
+# Stable messages of the HTTP errors raised by Flask/werkzeug/webargs themselves.
+_REASONS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request is malformed."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "This method is not allowed on this resource."),
+    413: ("payload_too_large", "The request body is larger than the configured limit."),
+    415: ("unsupported_media_type", "Send JSON with Content-Type: application/json."),
+    422: ("validation_error", "The request is not valid; see errors for each field."),
+    500: ("internal_error", "Internal error; the server log has the details."),
+    503: ("service_unavailable", "The service is unavailable; retry later."),
+}
+
+
+class ApiError(Exception):
+    """An error the API answers on purpose, with a stable reason."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.errors = errors or {}
+        self.headers = headers or {}
+
+
+def error_response(
+    code: int,
+    reason: str,
+    message: str,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ResponseReturnValue:
+    body = {
+        "code": code,
+        "status": HTTP_STATUS_CODES.get(code, "Error"),
+        "reason": reason,
+        "message": message,
+        "errors": errors or {},
+    }
+    response = jsonify(body)
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_api_error(error: ApiError) -> ResponseReturnValue:
+    return error_response(error.code, error.reason, error.message, error.errors, error.headers)
+
+
+def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
+    code = error.code or 500
+    reason, message = _REASONS.get(code, ("http_error", error.name))
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages") or {}
+    # webargs nests body errors under the location name: {"json": {...}}
+    if isinstance(errors, dict) and set(errors) == {"json"}:
+        errors = errors["json"]
+    return error_response(code, reason, message, errors, data.get("headers"))
+
+
+def handle_redis_down(error: Exception) -> ResponseReturnValue:
+    logger.warning("redis unreachable: %s", type(error).__name__)
+    retry_after = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
+    return error_response(
+        503,
+        "redis_unavailable",
+        "The job queue is unreachable; retry later.",
+        headers={"Retry-After": retry_after},
+    )
+
+
+def handle_unexpected(error: Exception) -> ResponseReturnValue:
+    logger.exception("unhandled error")
+    reason, message = _REASONS[500]
+    return error_response(500, reason, message)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    for exc in (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        kombu.exceptions.OperationalError,
+    ):
+        app.register_error_handler(exc, handle_redis_down)
+    app.register_error_handler(Exception, handle_unexpected)

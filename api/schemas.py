@@ -1,0 +1,105 @@
+"""Marshmallow schemas of the HTTP contract v1. Unknown fields are rejected everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+TASK_NAMES = ("summary", "stance")
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class TrimmedString(ma.fields.String):
+    """A string with surrounding whitespace removed before validation."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class ArticleSchema(StrictSchema):
+    title = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    text = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(r"\S", error="The article text is empty."),
+        metadata={"description": "The article as plain (or scraped) text."},
+    )
+
+
+class SummaryOptionsSchema(StrictSchema):
+    max_sentences = ma.fields.Integer(validate=validate.Range(min=1, max=10))
+    max_words = ma.fields.Integer(validate=validate.Range(min=10, max=300))
+
+    @ma.validates_schema
+    def _one_length(self, data: dict[str, Any], **_: Any) -> None:
+        if "max_sentences" in data and "max_words" in data:
+            raise ma.ValidationError("Give max_sentences or max_words, not both.", "_schema")
+
+
+class OptionsSchema(StrictSchema):
+    summary = ma.fields.Nested(SummaryOptionsSchema, load_default=dict)
+
+
+class JobCreateSchema(StrictSchema):
+    article = ma.fields.Nested(ArticleSchema, required=True)
+    claims = ma.fields.List(
+        TrimmedString(validate=validate.Length(min=3, max=500)),
+        load_default=None,
+        metadata={"description": "Claims to detect the stance towards; default: [title]."},
+    )
+    tasks = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(TASK_NAMES)),
+        load_default=lambda: list(TASK_NAMES),
+        validate=validate.Length(min=1, max=len(TASK_NAMES)),
+    )
+    options = ma.fields.Nested(OptionsSchema, load_default=dict)
+
+    @ma.post_load
+    def _normalize(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["tasks"] = [name for name in TASK_NAMES if name in data["tasks"]]
+        if "stance" in data["tasks"] and data["claims"] is None:
+            title = data["article"].get("title")
+            if not title:
+                raise ma.ValidationError(
+                    "The stance task needs claims, or an article title to use as the claim.",
+                    "claims",
+                )
+            data["claims"] = [title]
+        if "stance" not in data["tasks"]:
+            data["claims"] = []
+        data["options"].setdefault("summary", {})
+        return data
+
+
+class LinksSchema(ma.Schema):
+    self = ma.fields.String()
+
+
+class JobCreatedSchema(ma.Schema):
+    id = ma.fields.String()
+    status = ma.fields.String()
+    links = ma.fields.Nested(LinksSchema)
+
+
+class JobErrorSchema(ma.Schema):
+    code = ma.fields.String()
+    message = ma.fields.String()
+
+
+class JobSchema(ma.Schema):
+    id = ma.fields.String()
+    status = ma.fields.String(
+        metadata={"enum": ["queued", "running", "succeeded", "failed", "canceled"]}
+    )
+    created_at = ma.fields.String()
+    started_at = ma.fields.String(allow_none=True)
+    finished_at = ma.fields.String(allow_none=True)
+    attempts = ma.fields.Integer()
+    result = ma.fields.Dict(allow_none=True, metadata={"description": "summary and stance"})
+    error = ma.fields.Nested(JobErrorSchema, allow_none=True)
+    links = ma.fields.Nested(LinksSchema)

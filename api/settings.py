@@ -1,0 +1,34 @@
+"""API settings, read once from the environment by the app factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from jobs.env import env_int, env_str
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The Flask config keys of newsnlp, from NEWSNLP_* variables and REDIS_URL."""
+    env = os.environ if env is None else env
+    max_chars = env_int(env, "NEWSNLP_MAX_ARTICLE_CHARS", 200_000, minimum=1)
+    return {
+        "REDIS_URL": env_str(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "MAX_ARTICLE_CHARS": max_chars,
+        "MAX_CLAIMS": env_int(env, "NEWSNLP_MAX_CLAIMS", 20, minimum=1, maximum=200),
+        # The body limit leaves room for JSON escaping of a maximal article and its claims.
+        "MAX_CONTENT_LENGTH": env_int(
+            env, "NEWSNLP_MAX_REQUEST_BYTES", 6 * max_chars + 64_000, minimum=1024
+        ),
+        "JOB_TTL_SECONDS": env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
+        "RETRY_AFTER_SECONDS": env_int(env, "NEWSNLP_RETRY_AFTER_SECONDS", 5, minimum=1),
+    }
+
+
+DEFAULTS: dict[str, Any] = {
+    "API_TITLE": "newsnlp",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "JSON_SORT_KEYS": False,
+}

@@ -1,0 +1,181 @@
+"""The service's own record of every job, in Redis.
+
+Celery reports an unknown task id as PENDING, so the service keeps its own record: a job
+exists exactly when the API created it. Every status change is a small Lua script, so a
+change is atomic and a job in a terminal status never changes again: a redelivered message
+(after a crashed worker or a visibility timeout) cannot overwrite a result with another one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from jobs.contract import JobStatus
+
+_START = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'missing', false} end
+if status == 'succeeded' or status == 'failed' or status == 'canceled' then
+  return {status, false}
+end
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+if attempts >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[3])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return {'failed', false}
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return {'running', redis.call('HGET', KEYS[1], 'request')}
+"""
+
+_FINISH = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+if status == 'succeeded' or status == 'failed' or status == 'canceled' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], ARGV[2], ARGV[3], 'finished_at', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    status: JobStatus
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    """The outcome of trying to start a job: `request` is set only when it may run now."""
+
+    status: str
+    request: dict[str, Any] | None
+
+
+class JobStore:
+    """Job records in Redis hashes under `<prefix><id>`, each expiring `ttl_seconds` after
+    its last status change."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        ttl_seconds: int,
+        max_attempts: int = 3,
+        prefix: str = "newsnlp:job:",
+    ) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self.max_attempts = max_attempts
+        self.prefix = prefix
+        self._start = client.register_script(_START)
+        self._finish = client.register_script(_FINISH)
+
+    def key(self, job_id: str) -> str:
+        return self.prefix + job_id
+
+    def create(self, job_id: str, request: dict[str, Any]) -> JobRecord:
+        now = utc_now()
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(
+            self.key(job_id),
+            mapping={
+                "id": job_id,
+                "status": JobStatus.QUEUED.value,
+                "created_at": now,
+                "attempts": 0,
+                "request": json.dumps(request, ensure_ascii=False),
+            },
+        )
+        pipe.expire(self.key(job_id), self.ttl_seconds)
+        pipe.execute()
+        return JobRecord(job_id, JobStatus.QUEUED, now, None, None, 0, None, None)
+
+    def delete(self, job_id: str) -> None:
+        self.client.delete(self.key(job_id))
+
+    def get(self, job_id: str) -> JobRecord | None:
+        fields = (
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "result",
+            "error",
+        )
+        values = self.client.hmget(self.key(job_id), fields)
+        raw = {name: _text(value) for name, value in zip(fields, values, strict=True)}
+        if raw["status"] is None:
+            return None
+        return JobRecord(
+            id=job_id,
+            status=JobStatus(raw["status"]),
+            created_at=raw["created_at"] or "",
+            started_at=raw["started_at"],
+            finished_at=raw["finished_at"],
+            attempts=int(raw["attempts"] or 0),
+            result=json.loads(raw["result"]) if raw["result"] else None,
+            error=json.loads(raw["error"]) if raw["error"] else None,
+        )
+
+    def start(self, job_id: str) -> StartedJob:
+        """Mark the job running and return its request, unless it is missing or already ended.
+
+        A job that has been started `max_attempts` times already (its worker kept dying)
+        is failed here instead of being run again.
+        """
+        error = json.dumps(
+            {
+                "code": "worker_lost",
+                "message": f"the job was started {self.max_attempts} times and never finished",
+            }
+        )
+        status, request = self._start(
+            keys=[self.key(job_id)],
+            args=[utc_now(), self.max_attempts, error, self.ttl_seconds],
+        )
+        status = _text(status) or "missing"
+        return StartedJob(status=status, request=json.loads(request) if request else None)
+
+    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+        """Store the result; False when the job had already ended (the write is skipped)."""
+        return self._end(job_id, JobStatus.SUCCEEDED, "result", result)
+
+    def fail(self, job_id: str, code: str, message: str) -> bool:
+        return self._end(job_id, JobStatus.FAILED, "error", {"code": code, "message": message})
+
+    def _end(self, job_id: str, status: JobStatus, field: str, value: dict[str, Any]) -> bool:
+        done = self._finish(
+            keys=[self.key(job_id)],
+            args=[
+                status.value,
+                field,
+                json.dumps(value, ensure_ascii=False),
+                utc_now(),
+                self.ttl_seconds,
+            ],
+        )
+        return bool(done)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8") if isinstance(value, bytes) else value

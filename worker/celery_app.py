@@ -1,0 +1,71 @@
+"""The one Celery app factory, used by the worker (to consume) and by the API (to publish).
+
+It imports no task module and no model: the API can use it to enqueue by task name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from jobs.contract import ANALYZE_TASK, QUEUE
+
+
+def celery_config(
+    redis_url: str,
+    *,
+    soft_time_limit: int = 120,
+    time_limit: int = 150,
+    visibility_timeout: int = 600,
+    result_ttl_seconds: int = 86_400,
+) -> dict[str, Any]:
+    """The Celery configuration mapping; every reliability setting is spelled out here."""
+    transport = {
+        "visibility_timeout": visibility_timeout,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+        "socket_keepalive": True,
+        "health_check_interval": 10,
+    }
+    return {
+        "broker_url": redis_url,
+        "result_backend": redis_url,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": transport,
+        "redis_socket_connect_timeout": 3,
+        "redis_socket_timeout": 10,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": QUEUE,
+        "task_routes": {ANALYZE_TASK: {"queue": QUEUE}},
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": soft_time_limit,
+        "task_time_limit": time_limit,
+        "result_expires": result_ttl_seconds,
+        "task_track_started": False,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0.2,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        },
+        # Loading the models in each child process takes seconds, above the 4 s default.
+        "worker_proc_alive_timeout": 120,
+        "worker_send_task_events": False,
+        "worker_hijack_root_logger": False,
+        "enable_utc": True,
+    }
+
+
+def create_celery(name: str, config: dict[str, Any], include: list[str] | None = None) -> Celery:
+    app = Celery(name, include=include or [])
+    app.conf.update(config)
+    return app

@@ -1,0 +1,51 @@
+"""Turns a services Analysis into the JSON result of a job (the HTTP contract v1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.documents import Analysis
+
+
+def analysis_to_result(analysis: Analysis) -> dict[str, Any]:
+    doc = analysis.document
+    result: dict[str, Any] = {
+        "article": {
+            "title": doc.title,
+            "byline": doc.byline,
+            "dateline": doc.dateline,
+            "text": doc.body,
+            "sentence_count": len(doc.sentences),
+            "word_count": doc.word_count,
+        },
+        "timings_ms": analysis.timings_ms,
+    }
+    if analysis.summary is not None:
+        result["summary"] = {
+            "text": analysis.summary.text,
+            "method": analysis.summary.method,
+            "sentences": [
+                {"index": s.index, "text": s.text, "start": s.start, "end": s.end}
+                for s in analysis.summary.sentences
+            ],
+        }
+    if analysis.stance is not None:
+        result["stance"] = [
+            {
+                "claim": st.claim,
+                "label": st.label,
+                "scores": dict(st.scores),
+                "evidence": [
+                    {
+                        "index": e.index,
+                        "text": e.text,
+                        "start": e.start,
+                        "end": e.end,
+                        "score": e.score,
+                    }
+                    for e in st.evidence
+                ],
+            }
+            for st in analysis.stance
+        ]
+    return result

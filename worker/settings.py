@@ -1,0 +1,59 @@
+"""Worker settings, read once from the environment at the worker's entrypoint."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.env import env_bool, env_choice, env_int, env_str
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STANCE_MODEL = REPO_ROOT / "models" / "stance"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    redis_url: str
+    job_ttl_seconds: int = 86_400
+    soft_time_limit: int = 120
+    time_limit: int = 150
+    visibility_timeout: int = 600
+    max_attempts: int = 3
+    torch_threads: int = 0  # 0: the cores divided by the processes of this worker
+    concurrency: int = 1
+    preload_models: bool = True
+    summarizer: str = "extractive"
+    summarizer_model: str | None = None
+    stance_backend: str = "trained"
+    stance_model: str = str(DEFAULT_STANCE_MODEL)
+    nli_model: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = os.environ if env is None else env
+        soft = env_int(env, "NEWSNLP_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
+        hard = env_int(env, "NEWSNLP_TASK_TIME_LIMIT", soft + 30, minimum=soft + 1)
+        return cls(
+            redis_url=env_str(env, "REDIS_URL", "redis://127.0.0.1:6379/0") or "",
+            job_ttl_seconds=env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
+            soft_time_limit=soft,
+            time_limit=hard,
+            visibility_timeout=env_int(
+                env, "NEWSNLP_VISIBILITY_TIMEOUT", max(600, 2 * hard), minimum=hard + 1
+            ),
+            max_attempts=env_int(env, "NEWSNLP_MAX_ATTEMPTS", 3, minimum=1),
+            torch_threads=env_int(env, "NEWSNLP_TORCH_THREADS", 0, minimum=0),
+            concurrency=env_int(env, "NEWSNLP_WORKER_CONCURRENCY", 1, minimum=1),
+            preload_models=env_bool(env, "NEWSNLP_PRELOAD_MODELS", True),
+            summarizer=env_choice(
+                env, "NEWSNLP_SUMMARIZER", "extractive", ("extractive", "seq2seq")
+            ),
+            summarizer_model=env_str(env, "NEWSNLP_SUMMARIZER_MODEL", None),
+            stance_backend=env_choice(
+                env, "NEWSNLP_STANCE_BACKEND", "trained", ("trained", "similarity", "nli")
+            ),
+            stance_model=env_str(env, "NEWSNLP_STANCE_MODEL", str(DEFAULT_STANCE_MODEL)) or "",
+            nli_model=env_str(env, "NEWSNLP_NLI_MODEL", None),
+        )
