@@ -1,0 +1,56 @@
+# newsnlp — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# The models load from local folders only: never reach for a model hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.DEFAULT_GOAL := help
+.PHONY: help install run worker test test-unit test-integration test-e2e lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv and install everything (torch CPU first)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel. Anything that pulls torch later finds it satisfied.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+run: install ## Start Redis (embedded unless REDIS_URL is set), the API and one worker
+	$(PY) -m scripts.run_stack
+
+worker: install ## Start one worker against REDIS_URL (for more workers, on any machine)
+	exec $(VENV)/bin/celery -A worker.app worker --queues newsnlp --loglevel INFO
+
+test: install ## Run the whole suite (starts its own Redis and worker processes)
+	$(PY) -m pytest
+
+test-unit: install ## Unit tests only (no Redis, no worker)
+	$(PY) -m pytest tests/unit
+
+test-integration: install ## Integration tests (real Redis, real Celery worker)
+	$(PY) -m pytest tests/integration
+
+test-e2e: install ## End-to-end tests (the processes `make run` starts, over HTTP)
+	$(PY) -m pytest tests/e2e
+
+lint: install ## ruff lint and format check, mypy on services/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: ## Remove caches and runtime data (keeps .venv)
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,142 @@
+"""`make run`: Redis (embedded when REDIS_URL is unset), the API under gunicorn, one worker.
+
+Prints the URL it serves, and on Ctrl-C or SIGTERM stops all its processes (each runs in
+its own process group, which is terminated as a whole: no orphans), Redis last.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from jobs.env import env_int, env_str
+from scripts.local_redis import LocalRedis
+
+logger = logging.getLogger("newsnlp.run")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.redis: LocalRedis | None = None
+        self.stopping = False
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        process = subprocess.Popen(args, env=env, cwd=REPO_ROOT, start_new_session=True)
+        logger.info("started %s (pid %s)", name, process.pid)
+        self.children.append((name, process))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping = True
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                logger.info("stopping %s", name)
+                _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for name, process in self.children:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in time: killing it", name)
+            # Whatever is left in the group (a worker's child processes) goes too.
+            _signal_group(process, signal.SIGKILL)
+        if self.redis is not None:
+            logger.info("stopping redis")
+            self.redis.stop()
+
+    def first_exited(self) -> tuple[str, int] | None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                return name, process.returncode
+        return None
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_http(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s run %(levelname)s %(message)s")
+    env = dict(os.environ)
+    host = env_str(env, "NEWSNLP_HOST", "127.0.0.1") or "127.0.0.1"
+    port = env_int(env, "NEWSNLP_PORT", 8000, minimum=1, maximum=65535)
+    api_workers = env_int(env, "NEWSNLP_API_WORKERS", 2, minimum=1)
+    concurrency = env_int(env, "NEWSNLP_WORKER_CONCURRENCY", 1, minimum=1)
+    bin_dir = Path(sys.executable).parent
+
+    stack = Stack()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not env.get("REDIS_URL"):
+            data_dir = Path(env.get("NEWSNLP_REDIS_DIR", REPO_ROOT / "var" / "redis" / "run"))
+            stack.redis = LocalRedis(data_dir, port=env_int(env, "NEWSNLP_REDIS_PORT", 0) or None)
+            env["REDIS_URL"] = stack.redis.start()
+            logger.info("embedded redis at %s (data in %s)", env["REDIS_URL"], data_dir)
+        stack.spawn(
+            "worker",
+            [
+                str(bin_dir / "celery"), "-A", "worker.app", "worker",
+                "--queues", "newsnlp", "--concurrency", str(concurrency),
+                "--hostname", f"newsnlp-{os.getpid()}@%h", "--loglevel", "INFO",
+            ],
+            env,
+        )  # fmt: skip
+        stack.spawn(
+            "api",
+            [
+                str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}",
+                "--workers", str(api_workers), "--threads", "4",
+                "--graceful-timeout", "10", "--access-logfile", "-",
+                "api:create_app()",
+            ],
+            env,
+        )  # fmt: skip
+        url = f"http://{host}:{port}"
+        if not _wait_http(url + "/healthz", 30):
+            logger.error("the API did not come up on %s", url)
+            return 1
+        print(f"newsnlp is serving on {url}  (Ctrl-C stops it)", flush=True)
+        while True:
+            exited = stack.first_exited()
+            if exited is not None:
+                logger.error("%s exited with code %s: stopping", *exited)
+                return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        logger.info("shutting down")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

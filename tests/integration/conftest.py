@@ -1,0 +1,53 @@
+"""Integration fixtures: a real redis-server and a real Celery worker process."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from api import create_app
+from scripts.local_redis import LocalRedis
+from tests.processes import WorkerProcess
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = LocalRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(redis_server, tmp_path_factory):
+    process = WorkerProcess(redis_server.url, tmp_path_factory.mktemp("worker") / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture()
+def app(redis_server):
+    return create_app({"REDIS_URL": redis_server.url, "TESTING": True})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def redis_client(redis_server):
+    return redis.Redis.from_url(redis_server.url)
+
+
+def wait_for_job(client, job_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/jobs/{job_id}").get_json()
+        if body["status"] in ("succeeded", "failed", "canceled"):
+            return body
+        time.sleep(0.1)
+    raise TimeoutError(f"job {job_id} still {body['status']} after {timeout} s")

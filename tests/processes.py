@@ -1,0 +1,106 @@
+"""Helpers that start the real processes of the service for integration and e2e tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(overrides)
+    return env
+
+
+class WorkerProcess:
+    """A real `celery worker` process consuming the newsnlp queue."""
+
+    def __init__(self, redis_url: str, log_path: Path, name: str = "w1", **env: str) -> None:
+        self.redis_url = redis_url
+        self.log_path = log_path
+        self.name = name
+        self.env = service_env(REDIS_URL=redis_url, **env)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
+        args = [
+            str(BIN / "celery"), "-A", "worker.app", "worker", "--queues", "newsnlp",
+            "--concurrency", "1", "--hostname", f"{self.name}-{os.getpid()}@%h",
+            "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+        ]  # fmt: skip
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args, cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.read_log()[-3000:]}")
+            if "models loaded" in self.read_log() and " ready." in self.read_log():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"worker not ready in {timeout} s:\n{self.read_log()[-3000:]}")
+
+    def read_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def child_pids(self) -> list[int]:
+        assert self.process is not None
+        return descendants(self.process.pid)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self.log.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """All live descendants of `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents[int(entry.name)] = ppid
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == current]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

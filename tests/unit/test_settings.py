@@ -1,0 +1,60 @@
+"""Settings come from the environment strictly: a malformed value is an error, not a default."""
+
+from __future__ import annotations
+
+import pytest
+
+from api import create_app
+from api.settings import settings_from_env
+from jobs.env import ConfigError, env_bool
+from worker.settings import WorkerSettings
+
+
+def test_worker_settings_defaults_and_overrides():
+    settings = WorkerSettings.from_env({"REDIS_URL": "redis://redis.example:6379/2"})
+    assert settings.redis_url == "redis://redis.example:6379/2"
+    assert settings.soft_time_limit < settings.time_limit < settings.visibility_timeout
+    custom = WorkerSettings.from_env(
+        {"NEWSNLP_TASK_SOFT_TIME_LIMIT": "30", "NEWSNLP_SUMMARIZER": "seq2seq"}
+    )
+    assert (custom.soft_time_limit, custom.time_limit) == (30, 60)
+    assert custom.summarizer == "seq2seq"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"NEWSNLP_TASK_SOFT_TIME_LIMIT": "two minutes"},
+        {"NEWSNLP_TASK_SOFT_TIME_LIMIT": "60", "NEWSNLP_TASK_TIME_LIMIT": "30"},
+        {"NEWSNLP_PRELOAD_MODELS": "maybe"},
+        {"NEWSNLP_SUMMARIZER": "magic"},
+    ],
+)
+def test_bad_worker_settings_are_errors(env):
+    with pytest.raises(ConfigError):
+        WorkerSettings.from_env(env)
+
+
+def test_bool_parsing_is_strict():
+    assert env_bool({"X": "yes"}, "X", False) is True
+    assert env_bool({"X": "0"}, "X", True) is False
+    assert env_bool({}, "X", True) is True
+    with pytest.raises(ConfigError, match="X"):
+        env_bool({"X": "flase"}, "X", True)
+
+
+def test_api_settings_from_env():
+    config = settings_from_env({"NEWSNLP_MAX_ARTICLE_CHARS": "5000", "NEWSNLP_MAX_CLAIMS": "3"})
+    assert config["MAX_ARTICLE_CHARS"] == 5000
+    assert config["MAX_CLAIMS"] == 3
+    assert config["MAX_CONTENT_LENGTH"] > 5000
+    with pytest.raises(ConfigError, match="NEWSNLP_MAX_CLAIMS"):
+        settings_from_env({"NEWSNLP_MAX_CLAIMS": "-1"})
+
+
+def test_app_factory_takes_a_test_config():
+    app = create_app({"REDIS_URL": "redis://127.0.0.1:1/0", "MAX_CLAIMS": 2, "TESTING": True})
+    assert app.config["MAX_CLAIMS"] == 2
+    assert app.config["TESTING"] is True
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert {"/healthz", "/v1/jobs", "/v1/jobs/<string:job_id>"} <= rules
