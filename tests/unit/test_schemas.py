@@ -34,6 +34,10 @@ def test_tasks_are_put_in_canonical_order():
     assert job["tasks"] == ["summary", "stance"]
 
 
+def summary_job(**options: int) -> dict:
+    return {"article": {"text": "T."}, "tasks": ["summary"], "options": {"summary": options}}
+
+
 @pytest.mark.parametrize(
     ("data", "field"),
     [
@@ -41,9 +45,10 @@ def test_tasks_are_put_in_canonical_order():
         ({"article": {"text": "Text."}, "claims": ["ab"]}, "claims"),
         ({"article": {"text": "Text."}, "claims": ["x" * 501]}, "claims"),
         ({"article": {"text": "Text."}, "tasks": []}, "tasks"),
-        ({"article": {"text": "T."}, "tasks": ["summary"], "options": {"summary": {"max_words": 5}}}, "options"),
-        ({"article": {"text": "T."}, "tasks": ["summary"], "options": {"summary": {"max_sentences": 11}}}, "options"),
-        ({"article": {"text": "T."}, "tasks": ["summary"], "options": {"summary": {"max_sentences": 2, "max_words": 50}}}, "options"),
+        (summary_job(max_words=5), "options"),
+        (summary_job(max_words=301), "options"),
+        (summary_job(max_sentences=11), "options"),
+        (summary_job(max_sentences=2, max_words=50), "options"),
         ({"article": {"title": "T"}}, "article"),
         ({"article": "just a string"}, "article"),
     ],
