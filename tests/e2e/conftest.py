@@ -1,0 +1,59 @@
+"""The stack `make run` starts (scripts.run_stack), on free ports, driven over real HTTP."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from scripts.local_redis import free_port
+from tests.conftest import REPO_ROOT
+from tests.processes import service_env
+
+
+class RunningStack:
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_job(self, job_id: str, timeout: float = 90.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = requests.get(f"{self.url}/v1/jobs/{job_id}", timeout=5).json()
+            if body["status"] in ("succeeded", "failed", "canceled"):
+                return body
+            time.sleep(0.2)
+        raise TimeoutError(f"job {job_id} not done in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    env = service_env(NEWSNLP_PORT=str(port), NEWSNLP_REDIS_DIR=str(tmp / "redis"))
+    env.pop("REDIS_URL", None)  # the embedded Redis, as on a fresh machine
+    log_path = tmp / "run.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.run_stack"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    running = RunningStack(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 120
+    while "newsnlp is serving on" not in running.log() or "models loaded" not in running.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"make run's stack did not come up:\n{running.log()[-4000:]}")
+        time.sleep(0.3)
+    yield running
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)

@@ -1,0 +1,75 @@
+"""What a user of `make run` does: POST the reference article over HTTP and read the job."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+import requests
+
+from tests.conftest import CLUTTER, REFERENCE_TITLE
+from tests.processes import alive, descendants
+
+pytestmark = pytest.mark.e2e
+
+SPORTS_CLAIM = "Barcelona beat Real Madrid 3-1"
+
+
+def test_reference_article_summary_and_stance(stack, reference_text):
+    response = requests.post(
+        f"{stack.url}/v1/jobs",
+        json={
+            "article": {"title": REFERENCE_TITLE, "text": reference_text},
+            "claims": [REFERENCE_TITLE, SPORTS_CLAIM],
+        },
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"].startswith("/v1/jobs/")
+    job = stack.wait_job(response.json()["id"])
+    assert job["status"] == "succeeded", job
+
+    summary = job["result"]["summary"]
+    assert summary["text"].strip()
+    assert 1 <= len(summary["sentences"]) <= 5
+    for clutter in CLUTTER:
+        assert clutter not in summary["text"]
+
+    title_stance, sports_stance = job["result"]["stance"]
+    assert title_stance["claim"] == REFERENCE_TITLE
+    assert title_stance["label"] != "unrelated"
+    assert sports_stance["claim"] == SPORTS_CLAIM
+    assert sports_stance["label"] == "unrelated"
+
+
+def test_default_claim_is_the_title(stack, reference_text):
+    response = requests.post(
+        f"{stack.url}/v1/jobs",
+        json={"article": {"title": REFERENCE_TITLE, "text": reference_text}},
+        timeout=10,
+    )
+    job = stack.wait_job(response.json()["id"])
+    assert [s["claim"] for s in job["result"]["stance"]] == [REFERENCE_TITLE]
+
+
+def test_errors_over_http(stack):
+    response = requests.post(f"{stack.url}/v1/jobs", data="{not json", timeout=5,
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["reason"] == "invalid_json"
+    response = requests.get(f"{stack.url}/v1/jobs/{'0' * 32}", timeout=5)
+    assert response.status_code == 404
+    assert requests.get(f"{stack.url}/healthz", timeout=5).json() == {"status": "ok"}
+
+
+def test_sigterm_stops_every_process(stack):
+    """Runs last in this module: the stack is stopped, and nothing it started survives."""
+    pids = descendants(stack.process.pid)
+    assert len(pids) >= 4  # redis, gunicorn master + workers, celery + its pool child
+    stack.process.send_signal(signal.SIGTERM)
+    assert stack.process.wait(60) == 0
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in pids if alive(pid)] == []
