@@ -1,0 +1,75 @@
+"""The analysis pipeline on the real MiniLM: one embedding pass serves summary and stance."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.analysis import AnalysisRequest, Analyzer
+from services.errors import EmptyArticleError
+from services.stance import SimilarityStanceDetector
+from services.summarization import ExtractiveSummarizer, SummaryOptions
+from tests.conftest import CLUTTER, REFERENCE_TITLE
+from worker.serialize import analysis_to_result
+
+
+class CountingEncoder:
+    """The real encoder, counting its calls and the texts it embeds."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.calls: list[int] = []
+
+    def encode(self, texts):
+        self.calls.append(len(texts))
+        return self.encoder.encode(texts)
+
+
+@pytest.fixture()
+def counting(encoder):
+    return CountingEncoder(encoder)
+
+
+def test_sentences_and_claims_are_embedded_in_one_pass(counting, reference_text):
+    analyzer = Analyzer(counting, ExtractiveSummarizer(), SimilarityStanceDetector())
+    claims = (REFERENCE_TITLE, "Barcelona beat Real Madrid 3-1")
+    analysis = analyzer.analyze(AnalysisRequest(text=reference_text, claims=claims))
+    assert counting.calls == [len(analysis.document.sentences) + 2]
+    assert analysis.summary is not None and analysis.stance is not None
+    assert [s.claim for s in analysis.stance] == list(claims)
+    assert set(analysis.timings_ms) == {"clean", "embed", "summary", "stance"}
+
+
+def test_summary_only_skips_the_claims(counting, reference_text):
+    analyzer = Analyzer(counting, ExtractiveSummarizer(), SimilarityStanceDetector())
+    request = AnalysisRequest(
+        text=reference_text,
+        claims=("ignored claim",),
+        tasks=frozenset({"summary"}),
+        summary=SummaryOptions(max_sentences=2),
+    )
+    analysis = analyzer.analyze(request)
+    assert analysis.stance is None
+    assert len(analysis.summary.sentences) == 2
+    assert counting.calls == [len(analysis.document.sentences)]
+
+
+def test_result_json_offsets_point_into_the_cleaned_text(encoder, reference_text):
+    analyzer = Analyzer(encoder, ExtractiveSummarizer(), SimilarityStanceDetector())
+    result = analysis_to_result(
+        analyzer.analyze(AnalysisRequest(text=reference_text, claims=(REFERENCE_TITLE,)))
+    )
+    body = result["article"]["text"]
+    assert result["article"]["title"] == REFERENCE_TITLE
+    for clutter in CLUTTER:
+        assert clutter not in body
+    for sentence in result["summary"]["sentences"]:
+        assert body[sentence["start"] : sentence["end"]] == sentence["text"]
+    for evidence in result["stance"][0]["evidence"]:
+        assert body[evidence["start"] : evidence["end"]] == evidence["text"]
+
+
+def test_an_article_of_clutter_only_is_an_error(encoder):
+    analyzer = Analyzer(encoder, ExtractiveSummarizer(), SimilarityStanceDetector())
+    with pytest.raises(EmptyArticleError) as info:
+        analyzer.analyze(AnalysisRequest(text="Add a comment\n\nSort by\n", claims=("abc",)))
+    assert info.value.code == "article_empty"
