@@ -17,6 +17,7 @@ from api.errors import ApiError, register_error_handlers
 from api.services import ApiServices
 from api.settings import DEFAULTS, settings_from_env
 from jobs.store import JobStore
+from jobs.telemetry import Telemetry
 from worker.celery_app import celery_config, create_celery
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["newsnlp"] = ApiServices(
         store=JobStore(client, ttl_seconds=app.config["JOB_TTL_SECONDS"]),
+        telemetry=Telemetry(client),
         celery=create_celery(
             "newsnlp-api",
             celery_config(

@@ -80,9 +80,9 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
     reason, message = _REASONS.get(code, ("http_error", error.name))
     data = getattr(error, "data", None) or {}
     errors = data.get("errors") or data.get("messages") or {}
-    # webargs nests body errors under the location name: {"json": {...}}
-    if isinstance(errors, dict) and set(errors) == {"json"}:
-        errors = errors["json"]
+    # webargs nests errors under the location name: {"json": {...}} or {"query": {...}}
+    if isinstance(errors, dict) and len(errors) == 1 and set(errors) <= {"json", "query"}:
+        errors = next(iter(errors.values()))
     return error_response(code, reason, message, errors, data.get("headers"))
 
 

@@ -1,11 +1,22 @@
-"""Liveness of the API process."""
+"""Health, readiness and metrics of the service."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import redis
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-blp = Blueprint("health", __name__, description="Health checks")
+from api.errors import ApiError
+from api.services import services
+from jobs.contract import QUEUE
+from jobs.telemetry import Telemetry, histograms
+
+blp = Blueprint("health", __name__, description="Health, readiness and metrics")
 
 
 @blp.route("/healthz")
@@ -14,3 +25,84 @@ class Health(MethodView):
     def get(self) -> dict[str, str]:
         """Liveness: 200 while the process serves requests; checks nothing else."""
         return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200)
+    @blp.alt_response(503, description="Redis unreachable or no live worker")
+    def get(self) -> dict[str, Any]:
+        """Readiness: Redis answers and at least one worker's heartbeat is fresh."""
+        telemetry = services().telemetry
+        try:
+            telemetry.client.ping()
+            workers = telemetry.live_workers()
+        except redis.exceptions.RedisError:
+            raise ApiError(
+                503, "redis_unavailable", "The job queue is unreachable.", {"redis": ["down"]},
+                {"Retry-After": "5"},
+            ) from None  # fmt: skip
+        if not workers:
+            raise ApiError(
+                503, "no_worker", "No live worker: jobs would wait.", {"workers": ["none"]},
+                {"Retry-After": "5"},
+            )  # fmt: skip
+        return {"status": "ready", "redis": "ok", "workers": workers}
+
+
+class RedisMetricsCollector:
+    """Exposes the cluster-wide figures kept in Redis (jobs.telemetry) at scrape time."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        snapshot = self.telemetry.snapshot()
+        submitted = CounterMetricFamily(
+            "newsnlp_jobs_submitted", "Jobs accepted by the API, by task", labels=["task"]
+        )
+        ended = CounterMetricFamily(
+            "newsnlp_jobs_ended",
+            "Jobs that ended, by task and status (succeeded, failed, canceled)",
+            labels=["task", "status"],
+        )
+        for key, value in sorted(snapshot.items()):
+            parts = key.split("|")
+            if parts[0] == "submitted":
+                submitted.add_metric([parts[1]], float(value))
+            elif parts[0] == "ended":
+                ended.add_metric([parts[1], parts[2]], float(value))
+        yield submitted
+        yield ended
+        yield GaugeMetricFamily(
+            "newsnlp_queue_depth",
+            "Messages waiting in the queue",
+            value=self.telemetry.queue_depth(QUEUE),
+        )
+        yield GaugeMetricFamily(
+            "newsnlp_workers_live",
+            "Workers with a fresh heartbeat",
+            value=len(self.telemetry.live_workers()),
+        )
+        duration = HistogramMetricFamily(
+            "newsnlp_job_duration_seconds", "Run time of a job on a worker", labels=[]
+        )
+        for hist in histograms(snapshot, "job_duration").values():
+            duration.add_metric([], list(hist.buckets.items()), hist.total)
+        yield duration
+        model = HistogramMetricFamily(
+            "newsnlp_model_seconds", "Time in each model stage of a job", labels=["stage"]
+        )
+        for stage, hist in sorted(histograms(snapshot, "model").items()):
+            model.add_metric([stage], list(hist.buckets.items()), hist.total)
+        yield model
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.doc(responses={"200": {"description": "Prometheus text format"}})
+    def get(self) -> Response:
+        """Metrics of the whole service in the Prometheus text format."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(RedisMetricsCollector(services().telemetry))  # type: ignore[arg-type]
+        return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

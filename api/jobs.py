@@ -1,26 +1,39 @@
-"""The jobs resource: submit an article, read a job."""
+"""The jobs resource: submit an article, read (or wait on) a job, cancel it."""
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
-from flask import current_app, url_for
+import marshmallow as ma
+from flask import current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.services import services
-from jobs.contract import ANALYZE_TASK, QUEUE
+from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
+from jobs.store import JobRecord, request_hash
 
 logger = logging.getLogger(__name__)
 
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Analysis jobs")
 
+MAX_WAIT_SECONDS = 60
 
-def _check_limits(data: dict[str, Any]) -> None:
+
+class WaitSchema(ma.Schema):
+    wait = ma.fields.Float(
+        load_default=0.0,
+        validate=ma.validate.Range(min=0, max=MAX_WAIT_SECONDS),
+        metadata={"description": "Seconds to wait for the job to end before answering."},
+    )
+
+
+def check_limits(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> None:
     config = current_app.config
     errors: dict[str, Any] = {}
     if len(data["article"]["text"]) > config["MAX_ARTICLE_CHARS"]:
@@ -30,52 +43,143 @@ def _check_limits(data: dict[str, Any]) -> None:
     if len(data["claims"]) > config["MAX_CLAIMS"]:
         errors["claims"] = [f"At most {config['MAX_CLAIMS']} claims per job."]
     if errors:
+        for key in reversed(prefix):
+            errors = {key: errors}
         raise ApiError(
             422, "validation_error", "The request is not valid; see errors for each field.", errors
         )
+
+
+def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[str, bool]:
+    """Record and enqueue one validated job; returns its id and whether it is new."""
+    svc = services()
+    creation = svc.store.create(uuid.uuid4().hex, data, idempotency_key=idempotency_key)
+    if not creation.created:
+        existing = svc.store.get(creation.job_id)
+        same_body = existing is not None and creation.request_hash == request_hash(data)
+        if not same_body:
+            raise ApiError(
+                409,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for a different request.",
+            )
+        return creation.job_id, False
+    try:
+        svc.celery.send_task(
+            ANALYZE_TASK, args=[creation.job_id], task_id=creation.job_id, queue=QUEUE
+        )
+    except Exception:
+        # Not queued means not accepted: remove the record so that no job is left waiting.
+        svc.store.delete(creation.job_id)
+        if idempotency_key is not None:
+            svc.store.forget_idempotency_key(idempotency_key)
+        raise
+    try:
+        svc.telemetry.job_submitted(data["tasks"])
+    except Exception:  # metrics never fail a submission
+        logger.warning("metrics of a submission not recorded")
+    logger.info("job %s queued (%s)", creation.job_id, ",".join(data["tasks"]))
+    return creation.job_id, True
+
+
+def job_body(record: JobRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "status": record.status.value,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "attempts": record.attempts,
+        "result": record.result,
+        "error": record.error,
+        "links": {"self": url_for("jobs.Job", job_id=record.id)},
+    }
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200:
+        raise ApiError(
+            422,
+            "validation_error",
+            "The request is not valid; see errors for each field.",
+            {"Idempotency-Key": ["Between 1 and 200 characters."]},
+        )
+    return key
 
 
 @blp.route("")
 class Jobs(MethodView):
     @blp.arguments(JobCreateSchema)
     @blp.response(202, JobCreatedSchema)
+    @blp.alt_response(200, schema=JobSchema, description="An Idempotency-Key seen before")
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Submit an article for summary and stance; the job runs on a worker."""
-        _check_limits(data)
-        job_id = uuid.uuid4().hex
-        store = services().store
-        store.create(job_id, data)
-        try:
-            services().celery.send_task(ANALYZE_TASK, args=[job_id], task_id=job_id, queue=QUEUE)
-        except Exception:
-            # Not queued means not accepted: remove the record so that no job is left waiting.
-            store.delete(job_id)
-            raise
-        logger.info("job %s queued (%s)", job_id, ",".join(data["tasks"]))
+        """Submit an article for summary and stance; the job runs on a worker.
+
+        With an `Idempotency-Key` header already used (24 h), the same request answers
+        200 with the job it created, and a different request 409.
+        """
+        check_limits(data)
+        job_id, created = submit(data, _idempotency_key())
         location = url_for("jobs.Job", job_id=job_id)
+        if not created:
+            record = services().store.get(job_id)
+            assert record is not None
+            return job_body(record), 200, {"Location": location}
         body = {"id": job_id, "status": "queued", "links": {"self": location}}
         return body, 202, {"Location": location}
 
 
 @blp.route("/<string:job_id>")
 class Job(MethodView):
+    @blp.arguments(WaitSchema, location="query")
     @blp.response(200, JobSchema)
-    def get(self, job_id: str) -> dict[str, Any]:
-        """Read a job: its status, and its result or error once it has ended."""
-        record = services().store.get(job_id) if _valid_id(job_id) else None
-        if record is None:
+    def get(self, args: dict[str, Any], job_id: str) -> dict[str, Any]:
+        """Read a job: its status, and its result or error once it has ended.
+
+        `?wait=N` holds the answer up to N seconds (at most 60) until the job ends.
+        """
+        record = _get(job_id)
+        deadline = time.monotonic() + args["wait"]
+        delay = 0.05
+        while record.status not in TERMINAL_STATUSES and time.monotonic() < deadline:
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, 0.5)
+            record = _get(job_id)
+        return job_body(record)
+
+    @blp.response(200, JobSchema)
+    def delete(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job: a queued job never runs, a running one is stopped."""
+        _get(job_id)
+        svc = services()
+        outcome = svc.store.cancel(job_id)
+        if outcome == "missing":
             raise ApiError(404, "job_not_found", "No job with this id.")
-        return {
-            "id": record.id,
-            "status": record.status.value,
-            "created_at": record.created_at,
-            "started_at": record.started_at,
-            "finished_at": record.finished_at,
-            "attempts": record.attempts,
-            "result": record.result,
-            "error": record.error,
-            "links": {"self": url_for("jobs.Job", job_id=job_id)},
-        }
+        if not outcome.startswith("was_"):
+            raise ApiError(409, "job_already_ended", f"The job has already ended: {outcome}.")
+        if outcome == "was_running":
+            # SIGUSR1 raises the soft time limit in the task: the pool process survives.
+            svc.celery.control.revoke(job_id, terminate=True, signal="SIGUSR1")
+        else:
+            svc.celery.control.revoke(job_id)
+        record = _get(job_id)
+        try:
+            tasks = (svc.store.get_request(job_id) or {}).get("tasks", [])
+            svc.telemetry.job_ended(tasks, "canceled")
+        except Exception:
+            logger.warning("metrics of a cancel not recorded")
+        logger.info("job %s canceled (%s)", job_id, outcome)
+        return job_body(record)
+
+
+def _get(job_id: str) -> JobRecord:
+    record = services().store.get(job_id) if _valid_id(job_id) else None
+    if record is None:
+        raise ApiError(404, "job_not_found", "No job with this id.")
+    return record
 
 
 def _valid_id(job_id: str) -> bool:

@@ -1,19 +1,28 @@
-"""The per-app clients the views use: the job store and the Celery producer."""
+"""The per-app clients the views use: the job store, telemetry and the Celery producer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from celery import Celery
-from flask import current_app
+from flask import Flask, current_app
 
 from jobs.store import JobStore
+from jobs.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
 class ApiServices:
     store: JobStore
+    telemetry: Telemetry
     celery: Celery
+
+
+def close_services(app: Flask) -> None:
+    """Release the app's Redis connections (at shutdown, and between tests)."""
+    svc: ApiServices = app.extensions["newsnlp"]
+    svc.celery.close()
+    svc.store.client.close()
 
 
 def services() -> ApiServices:

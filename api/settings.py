@@ -30,5 +30,15 @@ DEFAULTS: dict[str, Any] = {
     "API_TITLE": "newsnlp",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": "Summaries of news articles and their stance towards claims. "
+            "Every error has the shape {code, status, reason, message, errors}."
+        }
+    },
     "JSON_SORT_KEYS": False,
 }

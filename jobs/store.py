@@ -8,6 +8,7 @@ change is atomic and a job in a terminal status never changes again: a redeliver
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,37 @@ return 1
 """
 
 
+_CREATE = """
+if ARGV[5] ~= '' then
+  local existing = redis.call('GET', ARGV[5])
+  if existing then return {0, existing} end
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'created_at', ARGV[2],
+           'attempts', 0, 'request', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('SET', ARGV[5], ARGV[1] .. ' ' .. ARGV[6], 'EX', ARGV[7])
+end
+return {1, ARGV[1]}
+"""
+
+_CANCEL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status == 'succeeded' or status == 'failed' or status == 'canceled' then return status end
+redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[1],
+           'error', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 'was_' .. status
+"""
+
+
+def request_hash(request: dict[str, Any]) -> str:
+    """A digest of a job's request, to tell a repeated request from a different one."""
+    payload = json.dumps(request, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -58,6 +90,15 @@ class JobRecord:
     attempts: int
     result: dict[str, Any] | None
     error: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Creation:
+    """The outcome of creating a job: a new job, or the job an idempotency key already made."""
+
+    job_id: str
+    created: bool
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -79,33 +120,59 @@ class JobStore:
         ttl_seconds: int,
         max_attempts: int = 3,
         prefix: str = "newsnlp:job:",
+        idempotency_prefix: str = "newsnlp:idem:",
     ) -> None:
+        self.idempotency_prefix = idempotency_prefix
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.max_attempts = max_attempts
         self.prefix = prefix
+        self._create = client.register_script(_CREATE)
         self._start = client.register_script(_START)
         self._finish = client.register_script(_FINISH)
+        self._cancel = client.register_script(_CANCEL)
 
     def key(self, job_id: str) -> str:
         return self.prefix + job_id
 
-    def create(self, job_id: str, request: dict[str, Any]) -> JobRecord:
-        now = utc_now()
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(
-            self.key(job_id),
-            mapping={
-                "id": job_id,
-                "status": JobStatus.QUEUED.value,
-                "created_at": now,
-                "attempts": 0,
-                "request": json.dumps(request, ensure_ascii=False),
-            },
+    def create(
+        self,
+        job_id: str,
+        request: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        idempotency_ttl: int = 86_400,
+    ) -> Creation:
+        """Record a queued job. With an idempotency key already used, create nothing and
+        return the job that key made (the caller compares `request_hash`)."""
+        payload = json.dumps(request, ensure_ascii=False, sort_keys=True)
+        digest = request_hash(request)
+        idem_key = ""
+        if idempotency_key is not None:
+            idem_key = self._idempotency_key(idempotency_key)
+        created, value = self._create(
+            keys=[self.key(job_id)],
+            args=[job_id, utc_now(), payload, self.ttl_seconds, idem_key, digest, idempotency_ttl],
         )
-        pipe.expire(self.key(job_id), self.ttl_seconds)
-        pipe.execute()
-        return JobRecord(job_id, JobStatus.QUEUED, now, None, None, 0, None, None)
+        if created:
+            return Creation(job_id=job_id, created=True, request_hash=digest)
+        existing_id, existing_hash = (_text(value) or "").split(" ", 1)
+        return Creation(job_id=existing_id, created=False, request_hash=existing_hash)
+
+    def forget_idempotency_key(self, idempotency_key: str) -> None:
+        self.client.delete(self._idempotency_key(idempotency_key))
+
+    def _idempotency_key(self, idempotency_key: str) -> str:
+        return self.idempotency_prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a queued or running job. Returns 'missing', the terminal status the job
+        already had, or 'was_queued' / 'was_running'."""
+        error = json.dumps({"code": "canceled", "message": "the job was canceled by a client"})
+        return (
+            _text(self._cancel(keys=[self.key(job_id)], args=[utc_now(), error, self.ttl_seconds]))
+            or "missing"
+        )
 
     def delete(self, job_id: str) -> None:
         self.client.delete(self.key(job_id))
@@ -134,6 +201,10 @@ class JobStore:
             result=json.loads(raw["result"]) if raw["result"] else None,
             error=json.loads(raw["error"]) if raw["error"] else None,
         )
+
+    def get_request(self, job_id: str) -> dict[str, Any] | None:
+        raw = _text(self.client.hget(self.key(job_id), "request"))
+        return json.loads(raw) if raw else None
 
     def start(self, job_id: str) -> StartedJob:
         """Mark the job running and return its request, unless it is missing or already ended.

@@ -15,6 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from jobs.contract import ANALYZE_TASK
 from jobs.store import JobStore
+from jobs.telemetry import Telemetry
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
 from services.summarization import SummaryOptions
@@ -32,6 +33,7 @@ REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 class Resources:
     analyzer: Analyzer
     store: JobStore
+    telemetry: Telemetry
 
 
 class AnalysisTask(Task):
@@ -45,7 +47,9 @@ class AnalysisTask(Task):
         store = JobStore(
             client, ttl_seconds=settings.job_ttl_seconds, max_attempts=settings.max_attempts
         )
-        return Resources(analyzer=build_analyzer(settings), store=store)
+        return Resources(
+            analyzer=build_analyzer(settings), store=store, telemetry=Telemetry(client)
+        )
 
 
 def with_redis_retry(call: Callable[[], T], *, wait_seconds: float = 60.0) -> T:
@@ -85,30 +89,51 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
     if started.request is None:
         logger.info("job %s not run: it is %s", job_id, started.status)
         return
+    tasks = list(started.request.get("tasks") or ())
     logger.info("job %s started", job_id)
     t0 = time.perf_counter()
+    outcome = _run(self.resources.analyzer, started.request, job_id)
+    duration = time.perf_counter() - t0
+    if isinstance(outcome, dict):
+        written = with_redis_retry(lambda: store.succeed(job_id, outcome))
+        status = "succeeded"
+        timings = {k: v / 1000 for k, v in outcome.get("timings_ms", {}).items()}
+    else:
+        code, message = outcome
+        written = with_redis_retry(lambda: store.fail(job_id, code, message))
+        status, timings = "failed", {}
+    if written:
+        _record(self.resources.telemetry, tasks, status, duration, timings)
+    logger.info(
+        "job %s %s in %.0f ms%s",
+        job_id,
+        status,
+        duration * 1000,
+        "" if written else " (it had already ended: outcome not written)",
+    )
+
+
+def _run(
+    analyzer: Analyzer, request: dict[str, Any], job_id: str
+) -> dict[str, Any] | tuple[str, str]:
+    """The job's result, or (error code, message) for a job that failed."""
     try:
-        analysis = self.resources.analyzer.analyze(request_from_job(started.request))
+        return analysis_to_result(analyzer.analyze(request_from_job(request)))
     except AnalysisError as exc:
-        code, message = exc.code, exc.message
-        logger.info("job %s failed: %s", job_id, code)
-        with_redis_retry(lambda: store.fail(job_id, code, message))
-        return
+        return exc.code, exc.message
     except SoftTimeLimitExceeded:
-        logger.warning("job %s hit the time limit of %s s", job_id, settings.soft_time_limit)
-        message = f"the analysis took longer than {settings.soft_time_limit} s"
-        with_redis_retry(lambda: store.fail(job_id, "timeout", message))
-        return
+        # Also how a cancel stops a running job: the record is already "canceled" then.
+        logger.warning("job %s stopped at the time limit or by a cancel", job_id)
+        return "timeout", f"the analysis took longer than {settings.soft_time_limit} s"
     except Exception:
         logger.exception("job %s failed unexpectedly", job_id)
-        message = "the analysis failed unexpectedly; the worker log has the details"
-        with_redis_retry(lambda: store.fail(job_id, "internal_error", message))
-        return
-    result = analysis_to_result(analysis)
-    written = with_redis_retry(lambda: store.succeed(job_id, result))
-    logger.info(
-        "job %s succeeded in %.0f ms%s",
-        job_id,
-        (time.perf_counter() - t0) * 1000,
-        "" if written else " (already ended: result not written)",
-    )
+        return "internal_error", "the analysis failed unexpectedly; the worker log has the details"
+
+
+def _record(
+    telemetry: Telemetry, tasks: list[str], status: str, duration: float, timings: dict[str, float]
+) -> None:
+    try:
+        telemetry.job_ended(tasks, status, duration, timings)
+    except REDIS_ERRORS:
+        logger.warning("metrics of a job not recorded: redis unreachable")

@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from api import create_app
+from api.services import close_services
 from scripts.local_redis import LocalRedis
 from tests.processes import WorkerProcess
 
@@ -30,7 +31,9 @@ def worker(redis_server, tmp_path_factory):
 
 @pytest.fixture()
 def app(redis_server):
-    return create_app({"REDIS_URL": redis_server.url, "TESTING": True})
+    app = create_app({"REDIS_URL": redis_server.url, "TESTING": True})
+    yield app
+    close_services(app)
 
 
 @pytest.fixture()
@@ -40,7 +43,9 @@ def client(app):
 
 @pytest.fixture()
 def redis_client(redis_server):
-    return redis.Redis.from_url(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
 
 
 def wait_for_job(client, job_id: str, timeout: float = 60.0) -> dict:

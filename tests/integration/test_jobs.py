@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
+from api.services import close_services
 from jobs.store import JobStore
 from scripts.local_redis import LocalRedis
 from tests.conftest import CLUTTER, REFERENCE_TITLE
@@ -118,7 +119,8 @@ def test_redis_down_is_503_and_back_up_works(tmp_path):
     server = LocalRedis(tmp_path / "redis")
     server.start()
     try:
-        client = create_app({"REDIS_URL": server.url}).test_client()
+        app = create_app({"REDIS_URL": server.url})
+        client = app.test_client()
         job = {"article": {"text": "Some text here."}, "tasks": ["summary"]}
         assert client.post("/v1/jobs", json=job).status_code == 202
         server.stop()
@@ -128,5 +130,6 @@ def test_redis_down_is_503_and_back_up_works(tmp_path):
         assert int(response.headers["Retry-After"]) > 0
         server.start()
         assert client.post("/v1/jobs", json=job).status_code == 202
+        close_services(app)
     finally:
         server.stop()

@@ -1,0 +1,109 @@
+"""Cluster-wide counters, histograms and worker heartbeats, kept in Redis.
+
+Every API and worker process, on any machine, adds to the same Redis hash, so the API's
+/metrics shows the whole service without scraping each worker process (prefork children
+come and go), and a worker's death shows as its heartbeat key expiring.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import redis
+
+METRICS_KEY = "newsnlp:metrics"
+WORKER_PREFIX = "newsnlp:worker:"
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+def _bucket_label(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else repr(bound)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    buckets: dict[str, int]  # cumulative counts by upper bound label, "+Inf" last
+    count: int
+    total: float
+
+
+class Telemetry:
+    def __init__(self, client: redis.Redis, *, heartbeat_ttl: int = 30) -> None:
+        self.client = client
+        self.heartbeat_ttl = heartbeat_ttl
+
+    # -- recording -----------------------------------------------------------------------
+    def job_submitted(self, tasks: Iterable[str]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for task in tasks:
+            pipe.hincrby(METRICS_KEY, f"submitted|{task}", 1)
+        pipe.execute()
+
+    def job_ended(
+        self,
+        tasks: Iterable[str],
+        status: str,
+        duration_seconds: float | None = None,
+        model_seconds: Mapping[str, float] | None = None,
+    ) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for task in tasks:
+            pipe.hincrby(METRICS_KEY, f"ended|{task}|{status}", 1)
+        if duration_seconds is not None:
+            self._observe(pipe, "job_duration", "", duration_seconds)
+        for stage, seconds in (model_seconds or {}).items():
+            self._observe(pipe, "model", stage, seconds)
+        pipe.execute()
+
+    @staticmethod
+    def _observe(pipe: redis.client.Pipeline, name: str, label: str, value: float) -> None:
+        for bound in (*DURATION_BUCKETS, math.inf):
+            if value <= bound:
+                pipe.hincrby(METRICS_KEY, f"hist|{name}|{label}|{_bucket_label(bound)}", 1)
+        pipe.hincrby(METRICS_KEY, f"hist|{name}|{label}|count", 1)
+        pipe.hincrbyfloat(METRICS_KEY, f"hist|{name}|{label}|sum", value)
+
+    def heartbeat(self, worker: str, info: Mapping[str, object]) -> None:
+        payload = json.dumps({"at": time.time(), **info})
+        self.client.set(WORKER_PREFIX + worker, payload, ex=self.heartbeat_ttl)
+
+    def worker_stopped(self, worker: str) -> None:
+        self.client.delete(WORKER_PREFIX + worker)
+
+    # -- reading -------------------------------------------------------------------------
+    def live_workers(self) -> list[str]:
+        names = self.client.scan_iter(match=WORKER_PREFIX + "*", count=100)
+        return sorted(_text(n)[len(WORKER_PREFIX) :] for n in names)
+
+    def queue_depth(self, queue: str) -> int:
+        return int(self.client.llen(queue))
+
+    def snapshot(self) -> dict[str, str]:
+        raw = self.client.hgetall(METRICS_KEY)
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def histograms(snapshot: Mapping[str, str], name: str) -> dict[str, Histogram]:
+    """The histograms called `name` in a snapshot, by label."""
+    by_label: dict[str, dict[str, str]] = {}
+    for key, value in snapshot.items():
+        parts = key.split("|")
+        if len(parts) == 4 and parts[0] == "hist" and parts[1] == name:
+            by_label.setdefault(parts[2], {})[parts[3]] = value
+    result = {}
+    for label, fields in by_label.items():
+        buckets = {}
+        for bound in (*DURATION_BUCKETS, math.inf):
+            buckets[_bucket_label(bound)] = int(fields.get(_bucket_label(bound), 0))
+        result[label] = Histogram(
+            buckets=buckets, count=int(fields.get("count", 0)), total=float(fields.get("sum", 0))
+        )
+    return result
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value

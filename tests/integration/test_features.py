@@ -1,0 +1,133 @@
+"""Long-poll, cancel, idempotency, readiness and metrics against a real Redis and worker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from jobs.store import JobStore
+from tests.integration.conftest import wait_for_job
+
+pytestmark = pytest.mark.integration
+
+TEXT = (
+    "The city council approved the new budget on Monday. "
+    "It raises spending on schools by ten percent. "
+    "Critics said the plan ignores road repairs."
+)
+
+
+def test_wait_returns_as_soon_as_the_job_ends(client, worker):
+    job_id = client.post("/v1/jobs", json={"article": {"text": TEXT}, "tasks": ["summary"]}).json[
+        "id"
+    ]
+    t0 = time.monotonic()
+    body = client.get(f"/v1/jobs/{job_id}?wait=30").get_json()
+    assert body["status"] == "succeeded"
+    assert time.monotonic() - t0 < 20
+
+
+def test_wait_is_validated(client):
+    response = client.get(f"/v1/jobs/{'0' * 32}?wait=999")
+    assert response.status_code == 422
+    assert "wait" in response.get_json()["errors"]
+
+
+def test_wait_answers_after_the_wait_when_the_job_has_not_ended(client, redis_client):
+    # A job nobody runs: recorded by the store only, no message sent.
+    JobStore(redis_client, ttl_seconds=60).create("d" * 32, {"tasks": ["summary"]})
+    t0 = time.monotonic()
+    body = client.get(f"/v1/jobs/{'d' * 32}?wait=1").get_json()
+    assert body["status"] == "queued"
+    assert 0.9 <= time.monotonic() - t0 < 5
+
+
+def test_cancel_a_queued_job_and_it_never_runs(client, redis_client):
+    store = JobStore(redis_client, ttl_seconds=60)
+    store.create("c" * 32, {"article": {"text": TEXT}, "tasks": ["summary"], "claims": []})
+    response = client.delete(f"/v1/jobs/{'c' * 32}")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "canceled"
+    assert store.start("c" * 32).request is None  # a worker receiving it skips it
+    again = client.delete(f"/v1/jobs/{'c' * 32}")
+    assert again.status_code == 409
+    assert again.get_json()["reason"] == "job_already_ended"
+    assert client.delete(f"/v1/jobs/{'0' * 32}").status_code == 404
+
+
+def test_cancel_after_success_is_409(client, worker):
+    job_id = client.post("/v1/jobs", json={"article": {"text": TEXT}, "tasks": ["summary"]}).json[
+        "id"
+    ]
+    assert wait_for_job(client, job_id)["status"] == "succeeded"
+    assert client.delete(f"/v1/jobs/{job_id}").status_code == 409
+
+
+def test_idempotency_key_returns_the_same_job(client, worker):
+    job = {"article": {"text": TEXT}, "tasks": ["summary"]}
+    headers = {"Idempotency-Key": f"key-{time.time()}"}
+    first = client.post("/v1/jobs", json=job, headers=headers)
+    assert first.status_code == 202
+    second = client.post("/v1/jobs", json=job, headers=headers)
+    assert second.status_code == 200
+    assert second.get_json()["id"] == first.get_json()["id"]
+    other_job = {"article": {"text": TEXT + " Another sentence."}, "tasks": ["summary"]}
+    other = client.post("/v1/jobs", json=other_job, headers=headers)
+    assert other.status_code == 409
+    assert other.get_json()["reason"] == "idempotency_key_reused"
+    assert client.post("/v1/jobs", json=job).get_json()["id"] != first.get_json()["id"]
+
+
+def test_readyz_sees_the_live_worker(client, worker):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        response = client.get("/readyz")
+        if response.status_code == 200:
+            break
+        time.sleep(0.5)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["workers"]
+
+
+def test_readyz_without_a_worker_is_503(tmp_path):
+    from api import create_app
+    from api.services import close_services
+    from scripts.local_redis import LocalRedis
+
+    server = LocalRedis(tmp_path / "redis")
+    server.start()
+    try:
+        app = create_app({"REDIS_URL": server.url})
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json()["reason"] == "no_worker"
+        close_services(app)
+    finally:
+        server.stop()
+
+
+def test_metrics_count_jobs_and_time_the_models(client, worker):
+    job_id = client.post("/v1/jobs", json={"article": {"text": TEXT}, "tasks": ["summary"]}).json[
+        "id"
+    ]
+    wait_for_job(client, job_id)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'newsnlp_jobs_submitted_total{task="summary"}' in text
+    assert 'newsnlp_jobs_ended_total{status="succeeded",task="summary"}' in text
+    assert "newsnlp_queue_depth" in text
+    assert 'newsnlp_model_seconds_bucket{le="+Inf",stage="embed"}' in text
+    assert "newsnlp_job_duration_seconds_count" in text
+
+
+def test_every_key_of_ours_expires(client, worker, redis_client):
+    job_id = client.post(
+        "/v1/jobs",
+        json={"article": {"text": TEXT}, "tasks": ["summary"]},
+        headers={"Idempotency-Key": f"ttl-{time.time()}"},
+    ).json["id"]
+    wait_for_job(client, job_id)
+    for key in redis_client.scan_iter(match="newsnlp:*"):
+        if key in (b"newsnlp:metrics",):
+            continue  # counters live as long as Redis does, like Prometheus counters
+        assert redis_client.ttl(key) > 0, key
