@@ -16,6 +16,7 @@ from api import health, jobs
 from api.errors import ApiError, register_error_handlers
 from api.services import ApiServices
 from api.settings import DEFAULTS, settings_from_env
+from jobs.logs import configure_logging
 from jobs.store import JobStore
 from jobs.telemetry import Telemetry
 from worker.celery_app import celery_config, create_celery
@@ -27,6 +28,8 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment, or from `test_config` alone when given."""
+    if test_config is None:
+        configure_logging("api")
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
     app.config.from_mapping(settings_from_env() if test_config is None else settings_from_env({}))

@@ -171,7 +171,7 @@ class Job(MethodView):
             svc.telemetry.job_ended(tasks, "canceled")
         except Exception:
             logger.warning("metrics of a cancel not recorded")
-        logger.info("job %s canceled (%s)", job_id, outcome)
+        logger.info("job %s canceled (%s)", job_id, outcome, extra={"job_id": job_id})
         return job_body(record)
 
 
