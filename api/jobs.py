@@ -78,7 +78,8 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
         svc.telemetry.job_submitted(data["tasks"])
     except Exception:  # metrics never fail a submission
         logger.warning("metrics of a submission not recorded")
-    logger.info("job %s queued (%s)", creation.job_id, ",".join(data["tasks"]))
+    tasks = ",".join(data["tasks"])
+    logger.info("job %s queued (%s)", creation.job_id, tasks, extra={"job_id": creation.job_id})
     return creation.job_id, True
 
 
