@@ -98,10 +98,10 @@ class ExtractiveSummarizer:
             return Summary(text="", sentences=(), method=self.method)
         scores = self.scores(document, vectors)
         max_sentences = options.max_sentences
-        if max_sentences is None and options.max_words is None:
+        target: int | None = None
+        cap: int | None = options.max_words
+        if max_sentences is None and cap is None:
             target, cap = s.target_words, s.target_words + s.overflow_words
-        else:
-            target, cap = None, options.max_words
 
         lengths = [_word_count(sentence.text) for sentence in sentences]
         # Fragments ("Photo: AFP") only count when the article has nothing longer.
