@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run worker test test-unit test-integration test-e2e lint format clean
+.PHONY: help install run worker test test-unit test-integration test-e2e chaos lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test-integration: install ## Integration tests (real Redis, real Celery worker)
 
 test-e2e: install ## End-to-end tests (the processes `make run` starts, over HTTP)
 	$(PY) -m pytest tests/e2e
+
+chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
+	$(PY) -m scripts.chaos
 
 lint: install ## ruff lint and format check, mypy on services/
 	$(VENV)/bin/ruff check .

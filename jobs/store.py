@@ -38,8 +38,12 @@ return {'running', redis.call('HGET', KEYS[1], 'request')}
 _FINISH = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then return 0 end
+if status == 'succeeded' or status == 'failed' or status == 'canceled' then
+  redis.call('HINCRBY', KEYS[1], 'late_writes', 1)
+  return 0
+end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], ARGV[2], ARGV[3], 'finished_at', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'writes', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """

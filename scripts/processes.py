@@ -1,4 +1,4 @@
-"""Helpers that start the real processes of the service for integration and e2e tests."""
+"""Start and stop the real processes of the service: for the tests, chaos and benchmarks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
 
@@ -24,17 +24,27 @@ def service_env(**overrides: str) -> dict[str, str]:
 class WorkerProcess:
     """A real `celery worker` process consuming the newsnlp queue."""
 
-    def __init__(self, redis_url: str, log_path: Path, name: str = "w1", **env: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        log_path: Path,
+        name: str = "w1",
+        prefix: list[str] | None = None,
+        concurrency: int = 1,
+        **env: str,
+    ) -> None:
         self.redis_url = redis_url
         self.log_path = log_path
         self.name = name
+        self.prefix = prefix or []
+        self.concurrency = concurrency
         self.env = service_env(REDIS_URL=redis_url, **env)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> WorkerProcess:
-        args = [
+        args = [*self.prefix,
             str(BIN / "celery"), "-A", "worker.app", "worker", "--queues", "newsnlp",
-            "--concurrency", "1", "--hostname", f"{self.name}-{os.getpid()}@%h",
+            "--concurrency", str(self.concurrency), "--hostname", f"{self.name}-{os.getpid()}@%h",
             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
         ]  # fmt: skip
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -59,8 +69,18 @@ class WorkerProcess:
         assert self.process is not None
         return descendants(self.process.pid)
 
+    def kill(self) -> None:
+        """Crash the whole worker: SIGKILL to its process group (main and pool processes)."""
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self.log.close()
+
     def stop(self, timeout: float = 20.0) -> None:
-        if self.process is None:
+        if self.process is None or self.log.closed:
             return
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -104,3 +124,51 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class ApiProcess:
+    """The API under gunicorn on 127.0.0.1:`port`."""
+
+    def __init__(self, redis_url: str, port: int, log_path: Path, workers: int = 2, **env: str):
+        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.workers = workers
+        self.log_path = log_path
+        self.env = service_env(REDIS_URL=redis_url, **env)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> ApiProcess:
+        import urllib.request
+
+        args = [
+            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
+            "api:create_app()",
+        ]  # fmt: skip
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args, cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError("the API did not come up")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()

@@ -23,6 +23,10 @@ def celery_config(
     """The Celery configuration mapping; every reliability setting is spelled out here."""
     transport = {
         "visibility_timeout": visibility_timeout,
+        # Sweep for messages whose holder died (unacked past the visibility timeout)
+        # every few seconds, rather than every 100 s (kombu's 10 s x 10 default).
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 6)),
+        "unacked_restore_throttle": 1,
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
         "socket_keepalive": True,

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from scripts.local_redis import free_port
+from scripts.processes import service_env
 from tests.conftest import REPO_ROOT
-from tests.processes import service_env
 
 
 class RunningStack:

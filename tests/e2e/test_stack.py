@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
+from scripts.processes import alive, descendants
 from tests.conftest import CLUTTER, REFERENCE_TITLE
-from tests.processes import alive, descendants
 
 pytestmark = pytest.mark.e2e
 

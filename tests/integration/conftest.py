@@ -10,7 +10,7 @@ import redis
 from api import create_app
 from api.services import close_services
 from scripts.local_redis import LocalRedis
-from tests.processes import WorkerProcess
+from scripts.processes import WorkerProcess
 
 
 @pytest.fixture(scope="session")
