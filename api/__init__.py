@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from flask import Flask, request
 from flask_smorest import Api
+from werkzeug.exceptions import BadRequest
 
 from api import health, jobs
 from api.errors import ApiError, register_error_handlers
@@ -66,5 +67,9 @@ def _require_json_body() -> None:
         raise ApiError(
             415, "unsupported_media_type", "Send JSON with Content-Type: application/json."
         )
-    if request.get_json(silent=True) is None:
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.")
+    try:
+        request.get_json()
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "The JSON is nested too deeply.") from None
+    except BadRequest:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None

@@ -15,8 +15,22 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
-class TrimmedString(ma.fields.String):
-    """A string with surrounding whitespace removed before validation."""
+class Text(ma.fields.String):
+    """A string of text: no NUL characters, no lone surrogates (they cannot be stored)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ma.ValidationError("Contains NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ma.ValidationError("Contains invalid Unicode (lone surrogates).") from None
+        return text
+
+
+class TrimmedString(Text):
+    """Text with surrounding whitespace removed before validation."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -24,7 +38,7 @@ class TrimmedString(ma.fields.String):
 
 class ArticleSchema(StrictSchema):
     title = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=1000))
-    text = ma.fields.String(
+    text = Text(
         required=True,
         validate=validate.Regexp(r"\S", error="The article text is empty."),
         metadata={"description": "The article as plain (or scraped) text."},
@@ -32,8 +46,8 @@ class ArticleSchema(StrictSchema):
 
 
 class SummaryOptionsSchema(StrictSchema):
-    max_sentences = ma.fields.Integer(validate=validate.Range(min=1, max=10))
-    max_words = ma.fields.Integer(validate=validate.Range(min=10, max=300))
+    max_sentences = ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=10))
+    max_words = ma.fields.Integer(strict=True, validate=validate.Range(min=10, max=300))
 
     @ma.validates_schema
     def _one_length(self, data: dict[str, Any], **_: Any) -> None:
