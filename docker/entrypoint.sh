@@ -1,16 +1,22 @@
 #!/bin/sh
-# Runs one role of newsnlp. `exec` makes the server PID 1's child-free replacement,
-# so that SIGTERM from the orchestrator reaches it directly.
+# Runs one role of newsnlp: `api` or `worker`; anything else is exec'd as given.
+# Every branch `exec`s, so the server replaces this shell as PID 1 and the orchestrator's
+# SIGTERM reaches gunicorn (graceful stop) or Celery (warm shutdown: the running job ends).
 set -eu
 role="${1:-api}"
 case "$role" in
   api)
+    # /dev/shm for the worker heartbeat files: a container's /tmp may be a slow overlay.
     exec gunicorn --bind "0.0.0.0:${NEWSNLP_PORT:-8000}" \
-      --workers "${NEWSNLP_API_WORKERS:-2}" --threads 4 --graceful-timeout 10 \
+      --workers "${NEWSNLP_API_WORKERS:-2}" --threads 4 \
+      --graceful-timeout 10 --worker-tmp-dir /dev/shm \
       --access-logfile - "api:create_app()"
     ;;
   worker)
+    # One node name per container (%h is its hostname: the container id, or the pod name),
+    # which the image's HEALTHCHECK and the Kubernetes probes ping.
     exec celery -A worker.app worker --queues newsnlp \
+      --hostname "newsnlp@%h" \
       --concurrency "${NEWSNLP_WORKER_CONCURRENCY:-1}" --loglevel INFO
     ;;
   *)
