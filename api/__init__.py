@@ -14,7 +14,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
 
 from api import health, jobs
-from api.errors import ApiError, register_error_handlers
+from api.errors import ApiError, ErrorSchema, register_error_handlers
 from api.services import ApiServices
 from api.settings import DEFAULTS, settings_from_env
 from jobs.logs import configure_logging
@@ -25,6 +25,12 @@ from worker.celery_app import celery_config, create_celery
 logger = logging.getLogger(__name__)
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class NewsApi(Api):
+    """flask-smorest's Api, documenting our error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -53,7 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     app.before_request(_require_json_body)
-    api = Api(app)
+    api = NewsApi(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(jobs.blp)
     register_error_handlers(app)

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import kombu.exceptions
+import marshmallow as ma
 import redis
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
@@ -29,6 +30,16 @@ _REASONS: dict[int, tuple[str, str]] = {
     500: ("internal_error", "Internal error; the server log has the details."),
     503: ("service_unavailable", "The service is unavailable; retry later."),
 }
+
+
+class ErrorSchema(ma.Schema):
+    """The one shape of every error answer (documented in the OpenAPI spec)."""
+
+    code = ma.fields.Integer(metadata={"description": "The HTTP status code"})
+    status = ma.fields.String(metadata={"description": "The HTTP status name"})
+    reason = ma.fields.String(metadata={"description": "A stable, machine-readable reason"})
+    message = ma.fields.String(metadata={"description": "What went wrong, for people"})
+    errors = ma.fields.Dict(metadata={"description": "Messages by field, when fields are wrong"})
 
 
 class ApiError(Exception):

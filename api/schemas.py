@@ -68,13 +68,19 @@ class JobCreateSchema(StrictSchema):
     )
     tasks = ma.fields.List(
         ma.fields.String(validate=validate.OneOf(TASK_NAMES)),
-        load_default=lambda: list(TASK_NAMES),
+        load_default=None,
         validate=validate.Length(min=1, max=len(TASK_NAMES)),
+        metadata={
+            "description": "Default: both when there is a claim or a title, else summary only."
+        },
     )
     options = ma.fields.Nested(OptionsSchema, load_default=dict)
 
     @ma.post_load
     def _normalize(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data["tasks"] is None:
+            has_claim = bool(data["claims"]) or bool(data["article"].get("title"))
+            data["tasks"] = list(TASK_NAMES) if has_claim else ["summary"]
         data["tasks"] = [name for name in TASK_NAMES if name in data["tasks"]]
         if "stance" in data["tasks"] and data["claims"] is None:
             title = data["article"].get("title")

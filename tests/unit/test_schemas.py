@@ -24,6 +24,12 @@ def test_claims_are_trimmed_and_kept_in_order():
     assert job["claims"] == ["second claim", "first claim"]
 
 
+def test_without_claim_nor_title_the_default_is_summary_only():
+    job = load({"article": {"text": "Text."}})
+    assert job["tasks"] == ["summary"]
+    assert job["claims"] == []
+
+
 def test_summary_only_needs_no_claim():
     job = load({"article": {"text": "Text."}, "tasks": ["summary"]})
     assert job["claims"] == []
@@ -41,7 +47,7 @@ def summary_job(**options: int) -> dict:
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"article": {"text": "Text."}}, "claims"),  # stance without claims nor title
+        ({"article": {"text": "Text."}, "tasks": ["stance"]}, "claims"),  # nothing to judge
         ({"article": {"text": "Text."}, "claims": ["ab"]}, "claims"),
         ({"article": {"text": "Text."}, "claims": ["x" * 501]}, "claims"),
         ({"article": {"text": "Text."}, "tasks": []}, "tasks"),
