@@ -15,6 +15,7 @@ from werkzeug.exceptions import BadRequest
 
 from api import health, jobs
 from api.errors import ApiError, ErrorSchema, register_error_handlers
+from api.security import authenticate, rate_limit
 from api.services import ApiServices
 from api.settings import DEFAULTS, settings_from_env
 from jobs.logs import configure_logging
@@ -58,6 +59,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ),
     )
 
+    app.before_request(authenticate)
+    app.before_request(rate_limit)
     app.before_request(_require_json_body)
     api = NewsApi(app)
     api.register_blueprint(health.blp)

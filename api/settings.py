@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from jobs.env import env_int, env_str
+from api.security import parse_api_keys
+from jobs.env import ConfigError, env_int, env_str
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -23,7 +24,16 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         ),
         "JOB_TTL_SECONDS": env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
         "RETRY_AFTER_SECONDS": env_int(env, "NEWSNLP_RETRY_AFTER_SECONDS", 5, minimum=1),
+        "API_KEYS": _api_keys(env_str(env, "NEWSNLP_API_KEYS", None)),
+        "RATE_LIMIT_PER_MINUTE": env_int(env, "NEWSNLP_RATE_LIMIT_PER_MINUTE", 0, minimum=0),
     }
+
+
+def _api_keys(raw: str | None) -> dict[str, str]:
+    try:
+        return parse_api_keys(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 DEFAULTS: dict[str, Any] = {
