@@ -95,6 +95,10 @@ def systems() -> list[System]:
             "default, max_words=85 (hard cap)", _extractive(default, SummaryOptions(max_words=85))
         ),
         System(
+            "default, min_sentences=1 (length by words only)",
+            _extractive(replace(default, min_sentences=1), SummaryOptions()),
+        ),
+        System(
             "default, no de-duplication",
             _extractive(replace(default, duplicate_threshold=1.01), SummaryOptions()),
         ),

@@ -23,14 +23,17 @@ _CLUTTER_LINE = re.compile(
       | sort\ by(?:\ \w+)? | newest | oldest | most\ popular | top\ comments
       | there\ are\ no\ comments\ yet.* | be\ the\ first\ to\ comment.* | join\ the\ conversation.*
       | log\ ?in\ to\ (?:comment|reply).* | sign\ in\ to\ (?:comment|reply).*
-      | share(?:\ this)?(?:\ (?:article|story|page))?(?:\ on\ \w+)?:? | tweet | pin\ it | e-?mail | print
+      | share(?:\ this)?(?:\ (?:article|story|page))?(?:\ on\ \w+)?:?
+      | tweet | pin\ it | e-?mail | print
       | (?:share\ (?:on|via)\ )?(?:facebook|twitter|x|linkedin|whatsapp|reddit|email)
-      | (?:facebook|twitter|linkedin|whatsapp|reddit|email)(?:\s+(?:facebook|twitter|linkedin|whatsapp|reddit|email))+
+      | (?:facebook|twitter|linkedin|whatsapp|reddit|email)
+        (?:\s+(?:facebook|twitter|linkedin|whatsapp|reddit|email))+
       | advertisement | sponsored(?:\ content)? | skip\ (?:to\ content|ad) | scroll\ to\ continue.*
       | read\ more:? | related(?:\ (?:articles|stories|news|content))?:? | more\ from\ .{1,40}
       | recommended(?:\ for\ you)?:? | trending(?:\ now)?:? | most\ read:?
       | (?:subscribe|sign\ up)(?:\ (?:now|today|for\ .{1,60}))?[.!]? | follow\ us.* | newsletter:?
-      | .*\b(?:we|this\ (?:site|website))\ uses?\ cookies\b.* | accept(?:\ all)?\ cookies | cookie\ (?:settings|policy)
+      | .*\b(?:we|this\ (?:site|website))\ uses?\ cookies\b.*
+      | accept(?:\ all)?\ cookies | cookie\ (?:settings|policy)
       | (?:all\ rights\ reserved|copyright|©).{0,80} | back\ to\ top | loading\.{0,3}
     )$""",
     re.IGNORECASE | re.VERBOSE,
@@ -38,21 +41,24 @@ _CLUTTER_LINE = re.compile(
 
 # A comment section starts here: the line and everything after it go.
 _COMMENTS_START = re.compile(
-    r"^(?:add\ a\ comment|leave\ a\ (?:comment|reply)|post\ a\ comment|comments?(?:\ \(\d+\))?|\d+\ comments?"
+    r"^(?:add\ a\ comment|leave\ a\ (?:comment|reply)|post\ a\ comment"
+    r"|comments?(?:\ \(\d+\))?|\d+\ comments?"
     r"|there\ are\ no\ comments\ yet.*|be\ the\ first\ to\ comment.*|join\ the\ conversation.*)$",
     re.IGNORECASE | re.VERBOSE,
 )
 
 _BYLINE = re.compile(
     r"^(?:by\s+[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]+){0,3}(?:\s*(?:,|and)\s*.{0,60})?"
-    r"|(?:agence\ france[-\ ]presse|associated\ press|reuters|afp|ap|bloomberg|dpa|efe|ansa|xinhua|kyodo"
+    r"|(?:agence\ france[-\ ]presse|associated\ press|reuters|afp|ap|bloomberg|dpa|efe|ansa"
+    r"|xinhua|kyodo"
     r"|press\ association|pa\ media|upi|tass|interfax)(?:\s+(?:staff|news))?)$",
     re.IGNORECASE | re.VERBOSE,
 )
 
 # "SOCHI, Russia – " or "WASHINGTON (Reuters) - " at the start of the first body paragraph.
 _DATELINE = re.compile(
-    r"^(?P<dateline>[A-Z][A-Z .'\-]{1,40}(?:,\s*[A-Z][\w .'\-]{1,30})?(?:\s*\([\w .]{1,30}\))?)\s*[–—-]{1,2}\s+"
+    r"^(?P<dateline>[A-Z][A-Z .'\-]{1,40}?(?:,\s*[A-Z][\w .'\-]{1,30}?)?(?:\s*\([\w .]{1,30}\))?)"
+    r"\s*[–—-]{1,2}\s+"
 )
 
 # A sign-off at the end of the body: "– Jo Biddle, AFP /" or "(Reporting by X; Editing by Y)".
@@ -83,15 +89,37 @@ def normalize_text(raw: str) -> str:
 
 
 def _same_text(a: str, b: str) -> bool:
-    def squash(s: str) -> str:
-        return re.sub(r"\W+", " ", s).strip().lower()
-
-    return squash(a) == squash(b)
+    return _squash(a) == _squash(b)
 
 
 def _is_heading(line: str, max_words: int) -> bool:
     """A short line without sentence punctuation: a section heading, not body text."""
     return len(line.split()) <= max_words and not _SENTENCE_END.search(line)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
+
+
+def _drop_repeated_decks(paragraphs: list[str], removed: list[str]) -> list[str]:
+    """Drop unpunctuated paragraphs (a standfirst, a photo caption) that repeat body text.
+
+    Pages print the deck under the headline and again as a body sentence, and captions
+    repeat the lead; kept, they would be summarized twice.
+    """
+    squashed = [_squash(p) for p in paragraphs]
+    kept: list[str] = []
+    for i, paragraph in enumerate(paragraphs):
+        repeated = (
+            not _SENTENCE_END.search(paragraph)
+            and len(squashed[i].split()) >= 5
+            and any(f" {squashed[i]} " in f" {o} " for j, o in enumerate(squashed) if j != i)
+        )
+        if repeated:
+            removed.append(paragraph)
+        else:
+            kept.append(paragraph)
+    return kept
 
 
 def clean_article(
@@ -132,11 +160,15 @@ def clean_article(
         else:
             kept.append(line)
 
+    kept = _drop_repeated_decks(kept, removed)
+
+    # The dateline is a fact about the article, not part of its first sentence.
     dateline: str | None = None
-    for paragraph in kept[:2]:
+    for i, paragraph in enumerate(kept[:2]):
         match = _DATELINE.match(paragraph)
         if match and len(paragraph) > match.end() + 20:
             dateline = match.group("dateline").strip()
+            kept[i] = paragraph[match.end() :]
             break
     if kept:
         sign_off = _SIGN_OFF.search(kept[-1])

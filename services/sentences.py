@@ -26,23 +26,29 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 _MAX_SENTENCE_CHARS = 2000
+_WORD_TAIL = 64
 
 
 def _is_abbreviation(text_before: str) -> bool:
-    match = _WORD_BEFORE.search(text_before)
+    # Only the last word matters; looking at a bounded tail keeps one-line articles linear.
+    match = _WORD_BEFORE.search(text_before[-_WORD_TAIL:])
     if not match:
         return False
-    word = match.group(1).lower().rstrip(".")
+    original = match.group(1).rstrip(".")
+    word = original.lower()
     if word in _ABBREVIATIONS:
         return True
-    # An initial ("J. Smith") or a dotted acronym ("U.S.").
-    return len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
+    # An initial ("J. Smith", not the article in "... to a. The") or a dotted acronym ("U.S.").
+    is_initial = len(original) == 1 and original.isalpha() and original.isupper()
+    return is_initial or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
 
 
 def _split_paragraph(text: str, offset: int) -> Iterator[tuple[int, int]]:
     start = 0
     for match in _BOUNDARY.finditer(text):
-        if match.group(1) == "." and _is_abbreviation(text[: match.start(1)]):
+        if match.group(1) == "." and _is_abbreviation(
+            text[max(0, match.start(1) - _WORD_TAIL) : match.start(1)]
+        ):
             continue
         end = match.end(2)
         if text[start:end].strip():

@@ -6,8 +6,9 @@ skipping near-duplicates (captions that repeat the lead) and very short fragment
 picked sentences come back in article order, with offsets into `document.body`.
 
 Length: `max_sentences` caps the count; `max_words` is a hard cap on words. With neither,
-the summary grows until it reaches `target_words`, and may overshoot by at most
-`overflow_words` so that a long lead sentence is not dropped for a short, lower-ranked one.
+the summary grows until it has both `min_sentences` sentences and `target_words` words, and
+never exceeds `target_words + overflow_words` (a sentence that would is skipped), so a long
+lead sentence is not dropped for a short, lower-ranked one.
 On CNN/DM the defaults were chosen on the first 125 of 250 test articles
 (`python -m scripts.eval_summary`); see docs/summarization.md.
 """
@@ -51,7 +52,8 @@ class ExtractiveSettings:
     sentences carry the story; 0 ranks by centrality alone (reports, transcripts, anything
     not written lead-first). `position_decay` is how many sentences the prior takes to fall
     to 1/e. `duplicate_threshold` is the cosine above which a sentence repeats one already
-    picked. `target_words`/`overflow_words` give the default length (see module docstring).
+    picked. `target_words`, `overflow_words` and `min_sentences` give the default length
+    (see the module docstring); `min_words` keeps fragments out while longer sentences exist.
     """
 
     position_weight: float = 2.0
@@ -59,6 +61,7 @@ class ExtractiveSettings:
     duplicate_threshold: float = 0.85
     target_words: int = 65
     overflow_words: int = 30
+    min_sentences: int = 3
     min_words: int = 4
 
 
@@ -125,7 +128,7 @@ class ExtractiveSummarizer:
             words += lengths[i]
             if max_sentences is not None and len(picked) >= max_sentences:
                 break
-            if target is not None and words >= target:
+            if target is not None and words >= target and len(picked) >= s.min_sentences:
                 break
 
         if not picked and cap is not None:

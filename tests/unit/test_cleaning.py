@@ -1,0 +1,148 @@
+"""Cleaning of scraped text: clutter out by kind of line, byline and dateline apart, body kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.cleaning import clean_article, normalize_text
+from tests.conftest import CLUTTER, REFERENCE_TITLE
+
+BODY = [
+    "WASHINGTON (Reuters) - The city council voted on Tuesday to expand the river park by "
+    "forty hectares, ending a dispute that had lasted more than a decade.",
+    "The plan, approved by seven votes to two, sets aside money for new paths, a wetland "
+    "and a footbridge to the old harbour district.",
+    "Opponents said the cost had been underestimated. \u201cWe will be paying for this for "
+    "years,\u201d one councillor said after the vote.",
+    "Work is expected to start in the spring and to last about three years.",
+]
+
+
+def page(*, before: list[str] | None = None, after: list[str] | None = None, middle=None) -> str:
+    body = list(BODY)
+    if middle:
+        body[2:2] = middle
+    return "\n\n".join(
+        ["River park to grow by forty hectares", *(before or []), *body, *(after or [])]
+    )
+
+
+def assert_body_intact(doc) -> None:
+    """Every body sentence survives, word for word, and nothing else is in the body."""
+    expected = list(BODY)
+    expected[0] = expected[0].removeprefix("WASHINGTON (Reuters) - ")
+    assert doc.body == "\n\n".join(expected)
+    for sentence in doc.sentences:
+        assert doc.body[sentence.start : sentence.end] == sentence.text
+
+
+# -- the reference article ------------------------------------------------------------------
+
+
+def test_reference_article_loses_its_clutter_and_keeps_its_facts_apart(reference_text):
+    doc = clean_article(reference_text)
+    assert doc.title == REFERENCE_TITLE
+    assert doc.byline == "Agence France-Presse"
+    assert doc.dateline == "SOCHI, Russia"
+    for clutter in (*CLUTTER, "Global issues", "Jo Biddle"):
+        assert clutter not in doc.body
+    assert doc.body.startswith("US Secretary of State John Kerry arrived in the Russian resort")
+    assert doc.body.endswith("keep these lines of communication open.\u201d")
+    # The standfirst repeats a body sentence: it is not a sentence of its own.
+    assert sum("highest-level trip" in s.text for s in doc.sentences) == 1
+    assert REFERENCE_TITLE in doc.removed
+    assert len(doc.sentences) >= 25
+
+
+# -- made-up variants: the rules are about kinds of lines, not one page's strings -------------
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        ["12 Comments", "Sort by Newest", "Jane_R: Finally!", "Reply", "Tom: What a waste."],
+        ["Leave a reply", "You must be logged in to post a comment."],
+        ["Comments (3)", "Oldest", "Great news for the city. I walk there every day."],
+        ["Join the conversation", "Be the first to comment on this story."],
+        ["View comments"],
+    ],
+)
+def test_comment_sections_are_cut_with_everything_after_them(after):
+    doc = clean_article(page(after=after))
+    assert_body_intact(doc)
+
+
+@pytest.mark.parametrize(
+    "clutter",
+    [
+        ["Share this article", "Facebook Twitter Email"],
+        ["Share on WhatsApp", "Tweet", "Pin it", "Print"],
+        ["Advertisement"],
+        ["Read more: Council approves budget"],
+        [
+            "We use cookies to give you the best experience. By continuing you agree to our use "
+            "of cookies."
+        ],
+        ["This website uses cookies", "Accept all cookies", "Cookie settings"],
+        ["Sort by"],
+        ["Subscribe to our newsletter", "Follow us on Instagram"],
+    ],
+)
+def test_share_bars_ads_and_cookie_notices_are_dropped_wherever_they_are(clutter):
+    doc = clean_article(page(before=clutter, middle=clutter, after=clutter))
+    assert_body_intact(doc)
+    assert doc.removed
+
+
+@pytest.mark.parametrize(
+    ("line", "byline"),
+    [
+        ("By Jane Doe", "By Jane Doe"),
+        ("By JANE DOE and JOHN ROE", "By JANE DOE and JOHN ROE"),
+        ("Associated Press", "Associated Press"),
+        ("By Ann Lee, Reuters", "By Ann Lee, Reuters"),
+    ],
+)
+def test_a_byline_is_kept_apart_from_the_body(line, byline):
+    doc = clean_article(page(before=[line, "Published 12 May 2015"]))
+    assert doc.byline == byline
+    assert doc.dateline == "WASHINGTON (Reuters)"
+    assert_body_intact(doc)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "dateline"),
+    [
+        ("PARIS, France \u2013 ", "PARIS, France"),
+        ("NEW YORK (AP) \u2014 ", "NEW YORK (AP)"),
+        ("LONDON -- ", "LONDON"),
+    ],
+)
+def test_datelines_are_taken_off_the_first_paragraph(prefix, dateline):
+    text = prefix + "Officials confirmed the plan on Monday after months of talks with residents."
+    doc = clean_article(text + "\n\nIt will be reviewed next year by an independent panel.")
+    assert doc.dateline == dateline
+    assert doc.body.startswith("Officials confirmed the plan")
+
+
+def test_a_sentence_that_merely_mentions_comments_or_cookies_stays():
+    text = (
+        "The bakery sold 4,000 cookies on Saturday, its owner said.\n\n"
+        "Comments made by the mayor at the opening drew criticism from residents.\n\n"
+        "Share prices of the chain rose by 3% on the news."
+    )
+    doc = clean_article(text)
+    assert doc.body == text
+    assert len(doc.sentences) == 3
+
+
+def test_a_one_line_news_article_is_left_as_it_is():
+    """CNN/DailyMail articles come as one long line: nothing may be taken from them."""
+    article = " ".join(BODY[1:] * 20)
+    doc = clean_article(article)
+    assert doc.body == article
+    assert doc.title is None and doc.byline is None and doc.removed == ()
+
+
+def test_normalize_text_unifies_spaces_and_newlines():
+    assert normalize_text("a\u00a0 b\r\nc\td\x07") == "a b\nc d"
