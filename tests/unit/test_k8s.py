@@ -94,6 +94,7 @@ def test_core_objects_are_valid_against_the_kubernetes_schemas(documents, versio
         "Service",
         "Deployment",
         "StatefulSet",
+        "PodDisruptionBudget",
     }
     for document in core:
         # strict: a misspelt or misplaced field is an error, not silently dropped
@@ -203,6 +204,19 @@ def test_the_secret_holds_one_password_and_the_url_points_at_the_redis_service(d
     assert url.port in {p["port"] for p in service["spec"]["ports"]}
 
 
+def test_the_disruption_budget_keeps_an_api_pod(documents):
+    budget = find(documents, "PodDisruptionBudget", "api")["spec"]
+    api = find(documents, "Deployment", "api")["spec"]
+    assert budget["selector"]["matchLabels"] == api["selector"]["matchLabels"]
+    assert 1 <= budget["minAvailable"] < api["replicas"]
+
+
+def test_no_pod_gets_a_service_account_token(documents):
+    # None of them talks to the Kubernetes API.
+    for workload in (d for d in documents if d["kind"] in ("Deployment", "StatefulSet")):
+        assert workload["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
 def test_every_container_requests_and_limits_memory(documents):
     for workload in (d for d in documents if d["kind"] in ("Deployment", "StatefulSet")):
         for spec in workload["spec"]["template"]["spec"]["containers"]:
@@ -298,6 +312,7 @@ def test_the_scaled_object_scales_the_worker_deployment_on_the_celery_queue(docu
     assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment")
     find(documents, "Deployment", target["name"])
     assert spec["minReplicaCount"] == 0 < spec["maxReplicaCount"]
+    assert 1 <= spec["fallback"]["replicas"] <= spec["maxReplicaCount"]
     (trigger,) = spec["triggers"]
     assert trigger["type"] == "redis"
     metadata = trigger["metadata"]
