@@ -16,7 +16,8 @@ from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.services import services
 from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
-from jobs.store import JobRecord, request_hash
+from jobs.store import JobRecord, record_body, request_hash
+from jobs.webhooks import DestinationRefused, check_destination
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,14 @@ def check_limits(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> None:
         }
     if len(data["claims"]) > config["MAX_CLAIMS"]:
         errors["claims"] = [f"At most {config['MAX_CLAIMS']} claims per job."]
+    if data.get("callback_url"):
+        if not config["WEBHOOKS_ENABLED"]:
+            errors["callback_url"] = ["Webhooks are not enabled on this server."]
+        else:
+            try:
+                check_destination(data["callback_url"], config["WEBHOOK_ALLOWLIST"])
+            except DestinationRefused as exc:
+                errors["callback_url"] = [f"Refused: {exc}."]
     if errors:
         for key in reversed(prefix):
             errors = {key: errors}
@@ -84,17 +93,7 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
 
 
 def job_body(record: JobRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "status": record.status.value,
-        "created_at": record.created_at,
-        "started_at": record.started_at,
-        "finished_at": record.finished_at,
-        "attempts": record.attempts,
-        "result": record.result,
-        "error": record.error,
-        "links": {"self": url_for("jobs.Job", job_id=record.id)},
-    }
+    return {**record_body(record), "links": {"self": url_for("jobs.Job", job_id=record.id)}}
 
 
 def _idempotency_key() -> str | None:

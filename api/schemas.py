@@ -75,6 +75,13 @@ class JobCreateSchema(StrictSchema):
         },
     )
     options = ma.fields.Nested(OptionsSchema, load_default=dict)
+    callback_url = ma.fields.Url(
+        load_default=None,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2000),
+        metadata={"description": "POSTed the job (signed, X-Newsnlp-Signature) when it ends."},
+    )
 
     @ma.post_load
     def _normalize(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from api.security import parse_api_keys
 from jobs.env import ConfigError, env_int, env_str
+from jobs.webhooks import parse_allowlist
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -25,6 +26,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "JOB_TTL_SECONDS": env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
         "RETRY_AFTER_SECONDS": env_int(env, "NEWSNLP_RETRY_AFTER_SECONDS", 5, minimum=1),
         "API_KEYS": _api_keys(env_str(env, "NEWSNLP_API_KEYS", None)),
+        "WEBHOOKS_ENABLED": bool(env_str(env, "NEWSNLP_WEBHOOK_SECRET", None)),
+        "WEBHOOK_ALLOWLIST": parse_allowlist(env_str(env, "NEWSNLP_WEBHOOK_ALLOWLIST", None)),
         "RATE_LIMIT_PER_MINUTE": env_int(env, "NEWSNLP_RATE_LIMIT_PER_MINUTE", 0, minimum=0),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 ANALYZE_TASK = "newsnlp.analyze"
+WEBHOOK_TASK = "newsnlp.deliver_webhook"
 QUEUE = "newsnlp"
 
 

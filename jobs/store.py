@@ -96,6 +96,20 @@ class JobRecord:
     error: dict[str, Any] | None
 
 
+def record_body(record: JobRecord) -> dict[str, Any]:
+    """A job record as the JSON the API (and a webhook) shows."""
+    return {
+        "id": record.id,
+        "status": record.status.value,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "attempts": record.attempts,
+        "result": record.result,
+        "error": record.error,
+    }
+
+
 @dataclass(frozen=True)
 class Creation:
     """The outcome of creating a job: a new job, or the job an idempotency key already made."""

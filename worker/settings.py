@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.env import env_bool, env_choice, env_int, env_str
+from jobs.env import env_bool, env_choice, env_float, env_int, env_str
+from jobs.webhooks import parse_allowlist
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STANCE_MODEL = REPO_ROOT / "models" / "stance"
@@ -29,6 +30,10 @@ class WorkerSettings:
     stance_backend: str = "trained"
     stance_model: str = str(DEFAULT_STANCE_MODEL)
     nli_model: str | None = None
+    webhook_secret: str | None = None
+    webhook_allowlist: tuple[str, ...] = ()
+    webhook_timeout: float = 10.0
+    webhook_max_retries: int = 6
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -56,4 +61,8 @@ class WorkerSettings:
             ),
             stance_model=env_str(env, "NEWSNLP_STANCE_MODEL", str(DEFAULT_STANCE_MODEL)) or "",
             nli_model=env_str(env, "NEWSNLP_NLI_MODEL", None),
+            webhook_secret=env_str(env, "NEWSNLP_WEBHOOK_SECRET", None),
+            webhook_allowlist=parse_allowlist(env_str(env, "NEWSNLP_WEBHOOK_ALLOWLIST", None)),
+            webhook_timeout=env_float(env, "NEWSNLP_WEBHOOK_TIMEOUT", 10.0, minimum=0.1),
+            webhook_max_retries=env_int(env, "NEWSNLP_WEBHOOK_MAX_RETRIES", 6, minimum=0),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -10,12 +11,14 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import redis
+import requests
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from jobs.contract import ANALYZE_TASK
-from jobs.store import JobStore
+from jobs.contract import ANALYZE_TASK, QUEUE, WEBHOOK_TASK
+from jobs.store import JobStore, record_body
 from jobs.telemetry import Telemetry
+from jobs.webhooks import SIGNATURE_HEADER, DestinationRefused, check_destination, sign
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
 from services.summarization import SummaryOptions
@@ -104,6 +107,8 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         status, timings = "failed", {}
     if written:
         _record(self.resources.telemetry, tasks, status, duration, timings)
+        if started.request.get("callback_url"):
+            deliver_webhook.apply_async(args=[job_id], queue=QUEUE)
     logger.info(
         "job %s %s in %.0f ms%s",
         job_id,
@@ -137,3 +142,53 @@ def _record(
         telemetry.job_ended(tasks, status, duration, timings)
     except REDIS_ERRORS:
         logger.warning("metrics of a job not recorded: redis unreachable")
+
+
+class WebhookNotDelivered(Exception):
+    """The receiver did not answer 2xx: retried with backoff."""
+
+
+@app.task(
+    bind=True,
+    name=WEBHOOK_TASK,
+    ignore_result=True,
+    autoretry_for=(WebhookNotDelivered, requests.RequestException),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=settings.webhook_max_retries,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def deliver_webhook(self: Task, job_id: str) -> None:
+    """POST an ended job to its callback URL, signed with HMAC-SHA256 over the body."""
+    store = analyze.resources.store
+    record = with_redis_retry(lambda: store.get(job_id))
+    request = with_redis_retry(lambda: store.get_request(job_id)) or {}
+    url = request.get("callback_url")
+    if record is None or not url:
+        return
+    if not settings.webhook_secret:
+        logger.error("job %s has a callback but NEWSNLP_WEBHOOK_SECRET is unset", job_id)
+        return
+    try:
+        check_destination(url, settings.webhook_allowlist)
+    except DestinationRefused as exc:
+        logger.warning("webhook of job %s refused: %s", job_id, exc)
+        return
+    body = json.dumps(record_body(record), ensure_ascii=False).encode("utf-8")
+    response = requests.post(
+        url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(settings.webhook_secret, body),
+            "X-Newsnlp-Job": job_id,
+        },
+        timeout=(3.0, settings.webhook_timeout),
+        allow_redirects=False,
+    )
+    if not 200 <= response.status_code < 300:
+        logger.warning("webhook of job %s answered %s", job_id, response.status_code)
+        raise WebhookNotDelivered(f"HTTP {response.status_code}")
+    logger.info("webhook of job %s delivered (attempt %s)", job_id, self.request.retries + 1)

@@ -12,6 +12,8 @@ from api.services import close_services
 from scripts.local_redis import LocalRedis
 from scripts.processes import WorkerProcess
 
+WEBHOOK_SECRET = "test-webhook-secret"
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
@@ -23,7 +25,12 @@ def redis_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def worker(redis_server, tmp_path_factory):
-    process = WorkerProcess(redis_server.url, tmp_path_factory.mktemp("worker") / "worker.log")
+    process = WorkerProcess(
+        redis_server.url,
+        tmp_path_factory.mktemp("worker") / "worker.log",
+        NEWSNLP_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        NEWSNLP_WEBHOOK_ALLOWLIST="127.0.0.1",
+    )
     process.start()
     yield process
     process.stop()
@@ -31,7 +38,14 @@ def worker(redis_server, tmp_path_factory):
 
 @pytest.fixture()
 def app(redis_server):
-    app = create_app({"REDIS_URL": redis_server.url, "TESTING": True})
+    app = create_app(
+        {
+            "REDIS_URL": redis_server.url,
+            "TESTING": True,
+            "WEBHOOKS_ENABLED": True,
+            "WEBHOOK_ALLOWLIST": ("127.0.0.1",),
+        }
+    )
     yield app
     close_services(app)
 
