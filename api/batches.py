@@ -1,0 +1,103 @@
+"""Batches: up to 100 jobs submitted at once, and their progress in one read."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.errors import ApiError
+from api.jobs import check_limits, submit
+from api.schemas import JobCreateSchema, LinksSchema, StrictSchema
+from api.services import services
+from jobs.contract import JobStatus
+from jobs.store import utc_now
+
+blp = Blueprint("batches", __name__, url_prefix="/v1/batches", description="Batches of jobs")
+
+MAX_BATCH = 100
+BATCH_PREFIX = "newsnlp:batch:"
+
+
+class BatchCreateSchema(StrictSchema):
+    jobs = ma.fields.List(
+        ma.fields.Nested(JobCreateSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": f"1 to {MAX_BATCH} jobs, each as for POST /v1/jobs"},
+    )
+
+
+class BatchJobSchema(ma.Schema):
+    id = ma.fields.String()
+    status = ma.fields.String()
+    links = ma.fields.Nested(LinksSchema)
+
+
+class BatchSchema(ma.Schema):
+    id = ma.fields.String()
+    created_at = ma.fields.String()
+    total = ma.fields.Integer()
+    done = ma.fields.Boolean(metadata={"description": "Every job has ended"})
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    jobs = ma.fields.List(ma.fields.Nested(BatchJobSchema))
+    links = ma.fields.Nested(LinksSchema)
+
+
+@blp.route("")
+class Batches(MethodView):
+    @blp.arguments(BatchCreateSchema)
+    @blp.response(202, BatchSchema)
+    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Submit up to 100 jobs; all are validated before any is queued."""
+        for i, job in enumerate(data["jobs"]):
+            check_limits(job, prefix=("jobs", str(i)))
+        job_ids = [submit(job)[0] for job in data["jobs"]]
+        batch_id = uuid.uuid4().hex
+        store = services().store
+        key = BATCH_PREFIX + batch_id
+        store.client.hset(key, mapping={"created_at": utc_now(), "jobs": json.dumps(job_ids)})
+        store.client.expire(key, store.ttl_seconds)
+        location = url_for("batches.Batch", batch_id=batch_id)
+        return _progress(batch_id), 202, {"Location": location}
+
+
+@blp.route("/<string:batch_id>")
+class Batch(MethodView):
+    @blp.response(200, BatchSchema)
+    def get(self, batch_id: str) -> dict[str, Any]:
+        """Progress of a batch: the status of each of its jobs."""
+        return _progress(batch_id)
+
+
+def _progress(batch_id: str) -> dict[str, Any]:
+    store = services().store
+    raw = store.client.hgetall(BATCH_PREFIX + batch_id) if len(batch_id) == 32 else {}
+    if not raw:
+        raise ApiError(404, "batch_not_found", "No batch with this id.")
+    job_ids: list[str] = json.loads(raw[b"jobs"])
+    pipe = store.client.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(store.key(job_id), "status")
+    statuses = [(s.decode() if s else "expired") for s in pipe.execute()]
+    counts = {status.value: 0 for status in JobStatus}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    ended = {"succeeded", "failed", "canceled", "expired"}
+    return {
+        "id": batch_id,
+        "created_at": raw[b"created_at"].decode(),
+        "total": len(job_ids),
+        "done": all(status in ended for status in statuses),
+        "counts": counts,
+        "jobs": [
+            {"id": job_id, "status": status, "links": {"self": url_for("jobs.Job", job_id=job_id)}}
+            for job_id, status in zip(job_ids, statuses, strict=True)
+        ],
+        "links": {"self": url_for("batches.Batch", batch_id=batch_id)},
+    }
