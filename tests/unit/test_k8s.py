@@ -177,6 +177,9 @@ def test_each_deployment_reads_the_configmap_and_the_redis_url_from_the_secret(d
     only = container(documents, name)
     configmap = find(documents, "ConfigMap", only["envFrom"][0]["configMapRef"]["name"])
     assert configmap["data"]
+    # the secret settings (API keys, webhook signing key): one Secret both pods read
+    app_secret = find(documents, "Secret", only["envFrom"][1]["secretRef"]["name"])
+    assert set(app_secret["stringData"]) <= {"NEWSNLP_API_KEYS", "NEWSNLP_WEBHOOK_SECRET"}
     reference = next(e for e in only["env"] if e["name"] == "REDIS_URL")["valueFrom"]
     secret = find(documents, "Secret", reference["secretKeyRef"]["name"])
     assert reference["secretKeyRef"]["key"] in secret["stringData"]
@@ -189,6 +192,8 @@ def test_the_configmap_sets_only_variables_the_code_reads(documents):
     known = {name for text in texts for name in re.findall(r"\bNEWSNLP_[A-Z0-9_]+\b", text)}
     data = find(documents, "ConfigMap", "newsnlp-config")["data"]
     assert set(data) <= known, set(data) - known
+    assert {"NEWSNLP_API_KEYS", "NEWSNLP_WEBHOOK_SECRET"} <= known  # in Secret newsnlp-app
+    assert not {"NEWSNLP_API_KEYS", "NEWSNLP_WEBHOOK_SECRET"} & set(data)
     for value in data.values():
         assert isinstance(value, str)  # a ConfigMap holds strings only
     settings = WorkerSettings.from_env({"REDIS_URL": "redis://redis:6379/0", **data})
