@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from services.cleaning import clean_article
-from services.documents import Analysis
+from services.documents import Analysis, Document
 from services.encoder import SentenceEncoder
 from services.errors import EmptyArticleError
+from services.html import NoArticleTextError, extract_main_text
 from services.stance import StanceDetector
 from services.summarization import Summarizer, SummaryOptions
 
@@ -22,11 +23,34 @@ TASKS = ("summary", "stance")
 
 @dataclass(frozen=True)
 class AnalysisRequest:
-    text: str
+    """One article, as scraped `text` or as a page's `html` (exactly one of the two)."""
+
+    text: str | None = None
     title: str | None = None
     claims: tuple[str, ...] = ()
     tasks: frozenset[str] = frozenset(TASKS)
     summary: SummaryOptions = field(default_factory=SummaryOptions)
+    html: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.html is None):
+            raise ValueError("give exactly one of text and html")
+
+
+def clean_request(request: AnalysisRequest) -> Document:
+    """The cleaned Document of a request; HTML goes through main-text extraction first.
+
+    Raises NoArticleTextError (code `html_no_text`) when a page has no main text.
+    """
+    if request.html is not None:
+        page = extract_main_text(request.html)
+        document = clean_article(page.text, request.title or page.title)
+        if not document.sentences:  # only page furniture (menus, buttons) was found
+            raise NoArticleTextError("no article text found in the HTML")
+        if document.byline is None and page.author:
+            document = replace(document, byline=page.author)
+        return document
+    return clean_article(request.text or "", request.title)
 
 
 class Analyzer:
@@ -46,7 +70,7 @@ class Analyzer:
     def analyze(self, request: AnalysisRequest) -> Analysis:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        document = clean_article(request.text, request.title)
+        document = clean_request(request)
         if not document.sentences:
             raise EmptyArticleError("the article has no sentences left after cleaning")
         timings["clean"] = (time.perf_counter() - t0) * 1000
