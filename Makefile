@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run worker test test-unit test-integration test-e2e chaos lint format clean
+.PHONY: help install install-browser run worker test test-unit test-integration test-e2e chaos lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,13 +25,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
+install-browser: ## Debian's chromium for the browser test (as root; skipped otherwise)
+	@if command -v chromium >/dev/null; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium could not be installed: the browser test will be skipped"; \
+	else echo "not root: chromium not installed, the browser test will be skipped"; fi
+
 run: install ## Start Redis (embedded unless REDIS_URL is set), the API and one worker
 	$(PY) -m scripts.run_stack
 
 worker: install ## Start one worker against REDIS_URL (for more workers, on any machine)
 	exec $(VENV)/bin/celery -A worker.app worker --queues newsnlp --loglevel INFO
 
-test: install ## Run the whole suite (starts its own Redis and worker processes)
+test: install install-browser ## Run the whole suite (starts its own Redis and worker processes)
 	$(PY) -m pytest
 
 test-unit: install ## Unit tests only (no Redis, no worker)
@@ -40,7 +47,7 @@ test-unit: install ## Unit tests only (no Redis, no worker)
 test-integration: install ## Integration tests (real Redis, real Celery worker)
 	$(PY) -m pytest tests/integration
 
-test-e2e: install ## End-to-end tests (the processes `make run` starts, over HTTP)
+test-e2e: install install-browser ## End-to-end tests (the processes `make run` starts, over HTTP)
 	$(PY) -m pytest tests/e2e
 
 chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)

@@ -13,7 +13,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
 
-from api import batches, health, jobs
+from api import batches, health, jobs, web
 from api.errors import ApiError, ErrorSchema, register_error_handlers
 from api.security import authenticate, rate_limit
 from api.services import ApiServices
@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(batches.blp)
+    app.register_blueprint(web.blp)
     register_error_handlers(app)
     return app
 

@@ -34,9 +34,8 @@ class RunningStack:
         raise TimeoutError(f"job {job_id} not done in {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("stack")
+def start_stack(tmp) -> RunningStack:
+    """`python -m scripts.run_stack` (what `make run` runs) with an embedded Redis."""
     port = free_port()
     env = service_env(NEWSNLP_PORT=str(port), NEWSNLP_REDIS_DIR=str(tmp / "redis"))
     env.pop("REDIS_URL", None)  # the embedded Redis, as on a fresh machine
@@ -53,7 +52,13 @@ def stack(tmp_path_factory):
             process.kill()
             pytest.fail(f"make run's stack did not come up:\n{running.log()[-4000:]}")
         time.sleep(0.3)
+    return running
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    running = start_stack(tmp_path_factory.mktemp("stack"))
     yield running
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+    if running.process.poll() is None:
+        running.process.send_signal(signal.SIGTERM)
+        running.process.wait(60)

@@ -10,6 +10,7 @@ import requests
 
 from scripts.processes import alive, descendants
 from tests.conftest import CLUTTER, REFERENCE_TITLE
+from tests.e2e.conftest import start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -63,8 +64,9 @@ def test_errors_over_http(stack):
     assert requests.get(f"{stack.url}/healthz", timeout=5).json() == {"status": "ok"}
 
 
-def test_sigterm_stops_every_process(stack):
-    """Runs last in this module: the stack is stopped, and nothing it started survives."""
+def test_sigterm_stops_every_process(tmp_path):
+    """A stack of its own is stopped with SIGTERM, and nothing it started survives."""
+    stack = start_stack(tmp_path)
     pids = descendants(stack.process.pid)
     assert len(pids) >= 4  # redis, gunicorn master + workers, celery + its pool child
     stack.process.send_signal(signal.SIGTERM)
