@@ -23,6 +23,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	# torch first, pinned: the CPU wheel. Anything that pulls torch later finds it satisfied.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# The `newsnlp` command, pointing at this checkout.
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install-browser: ## Debian's chromium for the browser test (as root; skipped otherwise)

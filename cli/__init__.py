@@ -1,0 +1,1 @@
+"""The `newsnlp` command line and the Python client it is built on."""

@@ -1,0 +1,131 @@
+"""`newsnlp`: submit articles, read jobs, and start the service's processes.
+
+newsnlp submit FILE... [--claim TEXT]... [--title TEXT] [--wait] [--json]
+newsnlp status ID [--wait SECONDS] [--json]
+newsnlp serve      # Redis (embedded unless REDIS_URL), API and one worker: `make run`
+newsnlp worker     # one worker against REDIS_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cli.client import ApiError, NewsnlpClient
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    bar = "#" * filled + "-" * (width - filled)
+    sys.stderr.write(f"\r[{bar}] {done}/{total} {label[:40]:<40}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _print_job(job: dict[str, Any], name: str | None = None) -> None:
+    head = f"{name}: " if name else ""
+    print(f"{head}job {job['id']} {job['status']}")
+    result = job.get("result") or {}
+    if "summary" in result:
+        print(f"  summary: {result['summary']['text']}")
+    for stance in result.get("stance", []):
+        best = stance["scores"][stance["label"]]
+        print(f"  stance: {stance['label']:<9} ({best:.2f})  {stance['claim']}")
+    if job.get("error"):
+        print(f"  error: {job['error']['code']}: {job['error']['message']}")
+
+
+def cmd_submit(client: NewsnlpClient, args: argparse.Namespace) -> int:
+    jobs: list[tuple[str, str]] = []
+    for i, path in enumerate(args.files):
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        is_html = path.endswith((".html", ".htm"))
+        job_id = client.submit(
+            None if is_html else text,
+            html=text if is_html else None,
+            title=args.title,
+            claims=args.claim or None,
+            max_sentences=args.max_sentences,
+        )
+        jobs.append((path, job_id))
+        if len(args.files) > 1:
+            _progress(i + 1, len(args.files), f"submitted {Path(path).name}")
+    if not args.wait:
+        for path, job_id in jobs:
+            print(json.dumps({"file": path, "id": job_id}) if args.json else f"{path}: {job_id}")
+        return 0
+    failed = 0
+    results = []
+    for i, (path, job_id) in enumerate(jobs):
+        job = client.wait(job_id)
+        failed += job["status"] != "succeeded"
+        results.append((path, job))
+        if len(jobs) > 1:
+            _progress(i + 1, len(jobs), f"done {Path(path).name}")
+    for path, job in results:
+        if args.json:
+            print(json.dumps({"file": path, **job}, ensure_ascii=False))
+        else:
+            _print_job(job, path)
+    return 1 if failed else 0
+
+
+def cmd_status(client: NewsnlpClient, args: argparse.Namespace) -> int:
+    job = client.get(args.id, wait=args.wait)
+    if args.json:
+        print(json.dumps(job, ensure_ascii=False))
+    else:
+        _print_job(job)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="newsnlp", description="newsnlp: summaries and stance")
+    parser.add_argument("--url", default=os.environ.get("NEWSNLP_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--api-key", default=os.environ.get("NEWSNLP_API_KEY"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    submit = sub.add_parser("submit", help="submit article files (.txt, or .html pages)")
+    submit.add_argument("files", nargs="+")
+    submit.add_argument("--claim", action="append", help="a claim to check (repeatable)")
+    submit.add_argument("--title", help="the article's title (default claim)")
+    submit.add_argument("--max-sentences", type=int)
+    submit.add_argument("--wait", action="store_true", help="wait for the results")
+    submit.add_argument("--json", action="store_true", help="one JSON object a line")
+    status = sub.add_parser("status", help="show a job")
+    status.add_argument("id")
+    status.add_argument("--wait", type=float, default=0, help="wait up to N s for the end")
+    status.add_argument("--json", action="store_true")
+    sub.add_parser("serve", help="start Redis (embedded unless REDIS_URL), the API and a worker")
+    sub.add_parser("worker", help="start one worker against REDIS_URL")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        from scripts.run_stack import main as serve
+
+        return serve()
+    if args.command == "worker":
+        celery = str(Path(sys.executable).parent / "celery")
+        os.execv(celery, [celery, "-A", "worker.app", "worker", "--queues", "newsnlp"])
+    client = NewsnlpClient(args.url, api_key=args.api_key)
+    try:
+        return cmd_submit(client, args) if args.command == "submit" else cmd_status(client, args)
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for field, messages in (exc.body.get("errors") or {}).items():
+            print(f"  {field}: {messages}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
