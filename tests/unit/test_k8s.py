@@ -30,8 +30,8 @@ ALWAYS_ON = K8S / "overlays" / "always-on"
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 IMAGE_UID = 10001  # docker/Dockerfile: USER 10001:10001
 # Measured on this code (docs/deploy.md, "Memory"), in MiB: the RSS of each process.
-WORKER_MAIN_RSS = 315
-WORKER_CHILD_PEAK_RSS = 740
+WORKER_MAIN_RSS = 328
+WORKER_CHILD_PEAK_RSS = 739
 PROBE_RSS = 52
 API_RSS = 27 + 2 * 54  # the gunicorn master and its 2 workers, at peak
 
