@@ -37,9 +37,14 @@ class WaitSchema(ma.Schema):
 def check_limits(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> None:
     config = current_app.config
     errors: dict[str, Any] = {}
-    if len(data["article"]["text"]) > config["MAX_ARTICLE_CHARS"]:
+    article = data["article"]
+    if len(article.get("text") or "") > config["MAX_ARTICLE_CHARS"]:
         errors["article"] = {
             "text": [f"Longer than the maximum of {config['MAX_ARTICLE_CHARS']} characters."]
+        }
+    if len(article.get("html") or "") > config["MAX_HTML_CHARS"]:
+        errors["article"] = {
+            "html": [f"Longer than the maximum of {config['MAX_HTML_CHARS']} characters."]
         }
     if len(data["claims"]) > config["MAX_CLAIMS"]:
         errors["claims"] = [f"At most {config['MAX_CLAIMS']} claims per job."]

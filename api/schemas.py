@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import validate
 
 TASK_NAMES = ("summary", "stance")
+
+
+class _VisibleText(HTMLParser):
+    """Collects text outside <script>, <style>, <template> and <noscript>."""
+
+    HIDDEN = frozenset({"script", "style", "template", "noscript", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth = 0
+        self.found = False
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.HIDDEN:
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN and self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.depth and data.strip():
+            self.found = True
+
+
+def visible_text(html: str) -> bool:
+    """Whether a page has any visible text at all (a cheap check; the worker extracts)."""
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    return parser.found
 
 
 class StrictSchema(ma.Schema):
@@ -37,12 +69,24 @@ class TrimmedString(Text):
 
 
 class ArticleSchema(StrictSchema):
+    """Exactly one of `text` and `html`."""
+
     title = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=1000))
     text = Text(
-        required=True,
         validate=validate.Regexp(r"\S", error="The article text is empty."),
         metadata={"description": "The article as plain (or scraped) text."},
     )
+    html = Text(
+        validate=validate.Regexp(r"\S", error="The HTML is empty."),
+        metadata={"description": "A web page; its main text is extracted (trafilatura)."},
+    )
+
+    @ma.validates_schema
+    def _text_or_html(self, data: dict[str, Any], **_: Any) -> None:
+        if ("text" in data) == ("html" in data):
+            raise ma.ValidationError("Give exactly one of text and html.", "_schema")
+        if "html" in data and not visible_text(data["html"]):
+            raise ma.ValidationError("The HTML has no visible text.", "html")
 
 
 class SummaryOptionsSchema(StrictSchema):

@@ -18,10 +18,11 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "REDIS_URL": env_str(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
         "MAX_ARTICLE_CHARS": max_chars,
+        "MAX_HTML_CHARS": env_int(env, "NEWSNLP_MAX_HTML_CHARS", 5 * max_chars, minimum=1),
         "MAX_CLAIMS": env_int(env, "NEWSNLP_MAX_CLAIMS", 20, minimum=1, maximum=200),
         # The body limit leaves room for JSON escaping of a maximal article and its claims.
         "MAX_CONTENT_LENGTH": env_int(
-            env, "NEWSNLP_MAX_REQUEST_BYTES", 6 * max_chars + 64_000, minimum=1024
+            env, "NEWSNLP_MAX_REQUEST_BYTES", 8 * max_chars + 64_000, minimum=1024
         ),
         "JOB_TTL_SECONDS": env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
         "RETRY_AFTER_SECONDS": env_int(env, "NEWSNLP_RETRY_AFTER_SECONDS", 5, minimum=1),

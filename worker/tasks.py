@@ -74,7 +74,8 @@ def request_from_job(data: dict[str, Any]) -> AnalysisRequest:
     article = data["article"]
     summary = (data.get("options") or {}).get("summary") or {}
     return AnalysisRequest(
-        text=article.get("text") or "",
+        text=article.get("text"),
+        html=article.get("html"),
         title=article.get("title"),
         claims=tuple(data.get("claims") or ()),
         tasks=frozenset(data["tasks"]),

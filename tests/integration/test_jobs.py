@@ -133,3 +133,22 @@ def test_redis_down_is_503_and_back_up_works(tmp_path):
         close_services(app)
     finally:
         server.stop()
+
+
+def test_html_page_gives_the_summary_of_its_text(client, worker, reference_text):
+    title, _, body = reference_text.partition("\n")
+    paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n") if p.strip())
+    page = (
+        f"<html><head><title>{title}</title><script>var tracking = 1;</script></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
+        f"<article><h1>{title}</h1>{paragraphs}</article>"
+        "<footer>© 2015 News Corp. All rights reserved.</footer></body></html>"
+    )
+    ids = [
+        client.post("/v1/jobs", json={"article": article, "tasks": ["summary"]}).get_json()["id"]
+        for article in ({"html": page}, {"text": reference_text})
+    ]
+    from_html, from_text = (wait_for_job(client, job_id) for job_id in ids)
+    assert from_html["status"] == "succeeded", from_html
+    assert from_html["result"]["summary"]["text"] == from_text["result"]["summary"]["text"]
+    assert "Home" not in from_html["result"]["article"]["text"]
