@@ -398,6 +398,48 @@ def test_fetch_model_keeps_one_copy_of_the_pytorch_weights():
     assert "*.bin" not in fetch_model.ignore_patterns(["pytorch_model.bin", "tf_model.h5"])
 
 
+class FakeHub:
+    """Stands in for the model hub: a repository of `files`, downloads recorded."""
+
+    def __init__(self, files: list[str]) -> None:
+        self.files = files
+        self.calls: list[dict] = []
+
+    def list_repo_files(self, repo_id: str, revision: str) -> list[str]:
+        return self.files
+
+    def snapshot_download(self, repo_id, revision, local_dir, ignore_patterns):
+        self.calls.append({"repo_id": repo_id, "revision": revision, "ignore": ignore_patterns})
+        (local_dir / ".cache" / "huggingface").mkdir(parents=True)
+        (local_dir / ".cache" / "huggingface" / "x.lock").write_text("")
+        for name in self.files:
+            if not any(fnmatch.fnmatch(name, pattern) for pattern in ignore_patterns):
+                (local_dir / name).write_text("{}")
+        return str(local_dir)
+
+
+def use_hub(monkeypatch, hub: FakeHub) -> None:
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda: hub)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
+
+
+def test_fetch_model_downloads_one_revision_and_leaves_no_cache(tmp_path, monkeypatch):
+    hub = FakeHub(["config.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5"])
+    use_hub(monkeypatch, hub)
+    dest = tmp_path / "summarizer"
+    assert load_fetch_model().main([str(dest), "org/model", "abc123"]) == 0
+    assert [(c["repo_id"], c["revision"]) for c in hub.calls] == [("org/model", "abc123")]
+    assert sorted(p.name for p in dest.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_fetch_model_fails_on_a_repository_that_is_not_a_model(tmp_path, monkeypatch):
+    use_hub(monkeypatch, FakeHub(["README.md", "data.csv"]))
+    with pytest.raises(SystemExit, match="no config.json"):
+        load_fetch_model().main([str(tmp_path / "x"), "org/dataset"])
+
+
 def test_fetch_model_does_nothing_without_a_model(tmp_path):
     fetch_model = load_fetch_model()
     assert fetch_model.main([str(tmp_path / "summarizer"), ""]) == 0
