@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from services.cleaning import clean_article
-from services.documents import Analysis, Document
+from services.documents import Analysis, Document, Warning
 from services.encoder import SentenceEncoder
 from services.errors import EmptyArticleError
 from services.html import NoArticleTextError, extract_main_text
+from services.language import looks_english
 from services.stance import StanceDetector
 from services.summarization import Summarizer, SummaryOptions
 
@@ -51,6 +52,13 @@ def clean_request(request: AnalysisRequest) -> Document:
             document = replace(document, byline=page.author)
         return document
     return clean_article(request.text or "", request.title)
+
+
+def _warnings(document: Document) -> tuple[Warning, ...]:
+    if looks_english(document.body):
+        return ()
+    message = "The text does not look like English; the models are English-only."
+    return (Warning("language_not_english", message),)
 
 
 class Analyzer:
@@ -103,4 +111,5 @@ class Analyzer:
             summary=summary,
             stance=stance,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
+            warnings=_warnings(document),
         )

@@ -74,6 +74,14 @@ class Stance:
 
 
 @dataclass(frozen=True)
+class Warning:
+    """Something the caller should know about a result that still succeeded."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Analysis:
     """What one job produces: any of a summary and a stance per claim."""
 
@@ -81,3 +89,4 @@ class Analysis:
     summary: Summary | None
     stance: tuple[Stance, ...] | None
     timings_ms: dict[str, float]
+    warnings: tuple[Warning, ...] = ()

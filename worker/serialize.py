@@ -19,6 +19,7 @@ def analysis_to_result(analysis: Analysis) -> dict[str, Any]:
             "word_count": doc.word_count,
         },
         "timings_ms": analysis.timings_ms,
+        "warnings": [{"code": w.code, "message": w.message} for w in analysis.warnings],
     }
     if analysis.summary is not None:
         result["summary"] = {
