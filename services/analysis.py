@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from services.cleaning import clean_article
-from services.documents import Analysis, Document, Warning
+from services.documents import Analysis, AnalysisWarning, Document
 from services.encoder import SentenceEncoder
 from services.errors import EmptyArticleError
 from services.html import NoArticleTextError, extract_main_text
@@ -54,11 +54,11 @@ def clean_request(request: AnalysisRequest) -> Document:
     return clean_article(request.text or "", request.title)
 
 
-def _warnings(document: Document) -> tuple[Warning, ...]:
+def _warnings(document: Document) -> tuple[AnalysisWarning, ...]:
     if looks_english(document.body):
         return ()
     message = "The text does not look like English; the models are English-only."
-    return (Warning("language_not_english", message),)
+    return (AnalysisWarning("language_not_english", message),)
 
 
 class Analyzer:

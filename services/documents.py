@@ -74,7 +74,7 @@ class Stance:
 
 
 @dataclass(frozen=True)
-class Warning:
+class AnalysisWarning:
     """Something the caller should know about a result that still succeeded."""
 
     code: str
@@ -89,4 +89,4 @@ class Analysis:
     summary: Summary | None
     stance: tuple[Stance, ...] | None
     timings_ms: dict[str, float]
-    warnings: tuple[Warning, ...] = ()
+    warnings: tuple[AnalysisWarning, ...] = ()
