@@ -146,3 +146,15 @@ def test_a_one_line_news_article_is_left_as_it_is():
 
 def test_normalize_text_unifies_spaces_and_newlines():
     assert normalize_text("a\u00a0 b\r\nc\td\x07") == "a b\nc d"
+
+
+def test_cnndm_articles_come_through_cleaning_unchanged():
+    """The 250 CNN/DM test articles (one long line each) lose nothing to the cleaner."""
+    from scripts.rouge import cnndm_path, load_cnndm
+
+    if not cnndm_path().is_file():
+        pytest.skip(f"CNN/DM data not found at {cnndm_path()} (set NEWSNLP_DATA_DIR)")
+    for article in load_cnndm():
+        doc = clean_article(article.article)
+        assert doc.body == normalize_text(article.article).strip(), article.id
+        assert doc.removed == () and doc.title is None, article.id
