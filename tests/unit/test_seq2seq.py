@@ -112,3 +112,6 @@ def test_missing_model_folder_fails_loudly(tmp_path: Path) -> None:
         Seq2SeqSummarizer.load(tmp_path / "no-such-model")
     with pytest.raises(ModelLoadError, match="config.json"):
         Seq2SeqSummarizer.load(tmp_path)
+    # A hub id that is not in the local cache: no download is tried (local_files_only).
+    with pytest.raises(ModelLoadError, match="not in the Hugging Face cache"):
+        Seq2SeqSummarizer.load("newsnlp-tests/no-such-model")
