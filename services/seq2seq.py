@@ -1,4 +1,4 @@
-"""Abstractive summaries with a seq2seq model (BART, PEGASUS, T5) and map-reduce for long input.
+"""Abstractive summaries with a seq2seq model (BART, PEGASUS) and map-reduce for long input.
 
 transformers 5 has no summarization pipeline: this is `AutoModelForSeq2SeqLM.generate` on
 the tokenized article. An article longer than the model's input window is cut on sentence
