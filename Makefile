@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-browser run worker test test-unit test-integration test-e2e chaos lint format clean
+.PHONY: help install install-browser run worker test test-unit test-integration test-e2e chaos soak lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ test-e2e: install install-browser ## End-to-end tests (the processes `make run` 
 
 chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
 	$(PY) -m scripts.chaos
+
+soak: install ## 10,000 small jobs through the real stack: 0 lost, memory and Redis keys bounded
+	$(PY) -m scripts.soak
 
 lint: install ## ruff lint and format check, mypy on services/
 	$(VENV)/bin/ruff check .
