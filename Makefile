@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-browser run worker test test-unit test-integration test-e2e chaos soak lint format clean
+.PHONY: help install install-browser run worker test test-unit test-integration test-e2e eval eval-stance eval-summary train-stance chaos soak lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,17 @@ test-integration: install ## Integration tests (real Redis, real Celery worker)
 
 test-e2e: install install-browser ## End-to-end tests (the processes `make run` starts, over HTTP)
 	$(PY) -m pytest tests/e2e
+
+eval-stance: install ## FNC-1 competition-test score of the committed stance model
+	$(PY) -m scripts.eval_stance
+
+eval-summary: install ## ROUGE of the summarizer on the 250 CNN/DM test articles, with Lead-3
+	$(PY) -m scripts.eval_summary
+
+eval: eval-stance eval-summary ## Both evaluations
+
+train-stance: install ## Retrain the stance model from FNC-1 train (reproducible, resumable)
+	$(PY) -m scripts.train_stance
 
 chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
 	$(PY) -m scripts.chaos

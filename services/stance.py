@@ -26,7 +26,7 @@ def top_evidence(
 ) -> tuple[Evidence, ...]:
     """The k sentences most similar to the claim, best first."""
     order = np.argsort(-similarities, kind="stable")[:k]
-    evidence = []
+    evidence: list[Evidence] = []
     for i in order:
         if float(similarities[i]) < min_score and evidence:
             break
