@@ -27,12 +27,14 @@ from celery.signals import (
 from jobs.logs import configure_logging, current_job_id
 from jobs.telemetry import Telemetry
 from worker.celery_app import celery_config, create_celery
+from worker.models import check_model_paths
 from worker.runtime import configure_threads
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
 settings = WorkerSettings.from_env()
+check_model_paths(settings)
 app = create_celery(
     "newsnlp",
     celery_config(

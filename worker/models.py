@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from services.analysis import Analyzer
 from services.encoder import ModelLoadError, SentenceEncoder, packaged_minilm_path
 from services.stance import SimilarityStanceDetector, StanceDetector
-from services.summarization import ExtractiveSummarizer, Summarizer
+from services.summarization import ExtractiveSettings, ExtractiveSummarizer, Summarizer
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,38 @@ def build_summarizer(settings: WorkerSettings) -> Summarizer:
     if settings.summarizer == "seq2seq":
         if not settings.summarizer_model:
             raise ModelLoadError("NEWSNLP_SUMMARIZER=seq2seq needs NEWSNLP_SUMMARIZER_MODEL")
-        from services.seq2seq import Seq2SeqSummarizer
+        from services.seq2seq import Seq2SeqSettings, Seq2SeqSummarizer
 
-        return Seq2SeqSummarizer.load(settings.summarizer_model)
-    return ExtractiveSummarizer()
+        generation = Seq2SeqSettings(
+            num_beams=settings.summarizer_beams,
+            min_length=settings.summarizer_min_tokens,
+            max_length=settings.summarizer_max_tokens,
+        )
+        return Seq2SeqSummarizer.load(settings.summarizer_model, generation)
+    return ExtractiveSummarizer(
+        ExtractiveSettings(position_weight=settings.summary_position_weight)
+    )
+
+
+def check_model_paths(settings: WorkerSettings) -> None:
+    """Fail at startup, in the main process, when a configured model folder is missing.
+
+    Loading happens later in each pool process; a missing folder found only there would
+    make the pool restart its processes forever instead of stopping with the cause.
+    """
+    needed: list[tuple[str, str | None]] = []
+    if settings.stance_backend == "trained":
+        needed.append(("NEWSNLP_STANCE_MODEL", settings.stance_model))
+    if settings.summarizer == "seq2seq":
+        needed.append(("NEWSNLP_SUMMARIZER_MODEL", settings.summarizer_model))
+    if settings.stance_backend == "nli":
+        needed.append(("NEWSNLP_NLI_MODEL", settings.nli_model))
+    for variable, value in needed:
+        if not value:
+            raise ModelLoadError(f"{variable} is not set")
+        looks_like_path = value.startswith((".", "/", "~")) or Path(value).exists()
+        if looks_like_path and not Path(value).expanduser().is_dir():
+            raise ModelLoadError(f"{variable}: no model folder at {value}")
 
 
 def build_analyzer(settings: WorkerSettings) -> Analyzer:

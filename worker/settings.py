@@ -27,6 +27,10 @@ class WorkerSettings:
     preload_models: bool = True
     summarizer: str = "extractive"
     summarizer_model: str | None = None
+    summary_position_weight: float = 2.0
+    summarizer_beams: int = 4
+    summarizer_min_tokens: int = 56
+    summarizer_max_tokens: int = 142
     stance_backend: str = "trained"
     stance_model: str = str(DEFAULT_STANCE_MODEL)
     nli_model: str | None = None
@@ -56,6 +60,10 @@ class WorkerSettings:
                 env, "NEWSNLP_SUMMARIZER", "extractive", ("extractive", "seq2seq")
             ),
             summarizer_model=env_str(env, "NEWSNLP_SUMMARIZER_MODEL", None),
+            summary_position_weight=env_float(env, "NEWSNLP_SUMMARY_POSITION_WEIGHT", 2.0),
+            summarizer_beams=env_int(env, "NEWSNLP_SUMMARIZER_BEAMS", 4, minimum=1),
+            summarizer_min_tokens=env_int(env, "NEWSNLP_SUMMARIZER_MIN_TOKENS", 56, minimum=0),
+            summarizer_max_tokens=env_int(env, "NEWSNLP_SUMMARIZER_MAX_TOKENS", 142, minimum=1),
             stance_backend=env_choice(
                 env, "NEWSNLP_STANCE_BACKEND", "trained", ("trained", "similarity", "nli")
             ),

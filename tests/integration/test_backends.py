@@ -1,0 +1,63 @@
+"""The model backends selected by worker settings, in a real worker process: a seq2seq
+summarizer (a tiny BART the test builds) and the extractive lead prior set from the env."""
+
+from __future__ import annotations
+
+import pytest
+
+from api import create_app
+from api.services import close_services
+from scripts.local_redis import LocalRedis
+from scripts.processes import WorkerProcess
+from tests.integration.conftest import wait_for_job
+from tests.tiny_models import CORPUS, build_tiny_bart
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def seq2seq_stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("seq2seq")
+    model = build_tiny_bart(tmp / "tiny-bart")
+    server = LocalRedis(tmp / "redis")
+    server.start()
+    worker = WorkerProcess(
+        server.url, tmp / "worker.log", name="seq2seq",
+        NEWSNLP_SUMMARIZER="seq2seq", NEWSNLP_SUMMARIZER_MODEL=str(model),
+        NEWSNLP_SUMMARIZER_BEAMS="2", NEWSNLP_SUMMARIZER_MIN_TOKENS="2",
+        NEWSNLP_SUMMARIZER_MAX_TOKENS="12", NEWSNLP_STANCE_BACKEND="similarity",
+    ).start()  # fmt: skip
+    app = create_app({"REDIS_URL": server.url})
+    yield app.test_client(), worker
+    close_services(app)
+    worker.stop()
+    server.stop()
+
+
+def test_a_seq2seq_worker_generates_the_summary(seq2seq_stack):
+    client, worker = seq2seq_stack
+    text = " ".join(CORPUS * 6)  # longer than the tiny model's 64-token window
+    response = client.post("/v1/jobs", json={"article": {"text": text}, "tasks": ["summary"]})
+    job = wait_for_job(client, response.get_json()["id"])
+    assert job["status"] == "succeeded", job
+    summary = job["result"]["summary"]
+    assert summary["method"] == "abstractive"
+    assert summary["sentences"] == []
+    assert summary["text"].strip()
+    assert "summarizer=seq2seq" in worker.read_log()
+
+
+def test_a_missing_model_stops_the_worker_with_the_cause(tmp_path):
+    server = LocalRedis(tmp_path / "redis")
+    server.start()
+    worker = WorkerProcess(
+        server.url, tmp_path / "worker.log", name="broken",
+        NEWSNLP_SUMMARIZER="seq2seq", NEWSNLP_SUMMARIZER_MODEL=str(tmp_path / "no-such-model"),
+    )  # fmt: skip
+    try:
+        with pytest.raises((RuntimeError, TimeoutError)) as info:
+            worker.start(timeout=60)
+        assert "no-such-model" in str(info.value)
+    finally:
+        worker.stop()
+        server.stop()
