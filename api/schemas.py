@@ -173,4 +173,7 @@ class JobSchema(ma.Schema):
     attempts = ma.fields.Integer()
     result = ma.fields.Dict(allow_none=True, metadata={"description": "summary and stance"})
     error = ma.fields.Nested(JobErrorSchema, allow_none=True)
+    webhook = ma.fields.Dict(
+        metadata={"description": "With a callback_url: delivered or failed, attempts, error"}
+    )
     links = ma.fields.Nested(LinksSchema)

@@ -94,6 +94,7 @@ class JobRecord:
     attempts: int
     result: dict[str, Any] | None
     error: dict[str, Any] | None
+    webhook: dict[str, Any] | None = None
 
 
 def record_body(record: JobRecord) -> dict[str, Any]:
@@ -107,6 +108,7 @@ def record_body(record: JobRecord) -> dict[str, Any]:
         "attempts": record.attempts,
         "result": record.result,
         "error": record.error,
+        **({"webhook": record.webhook} if record.webhook else {}),
     }
 
 
@@ -204,6 +206,7 @@ class JobStore:
             "attempts",
             "result",
             "error",
+            "webhook",
         )
         values = self.client.hmget(self.key(job_id), fields)
         raw = {name: _text(value) for name, value in zip(fields, values, strict=True)}
@@ -218,7 +221,14 @@ class JobStore:
             attempts=int(raw["attempts"] or 0),
             result=json.loads(raw["result"]) if raw["result"] else None,
             error=json.loads(raw["error"]) if raw["error"] else None,
+            webhook=json.loads(raw["webhook"]) if raw["webhook"] else None,
         )
+
+    def set_webhook_outcome(self, job_id: str, outcome: dict[str, Any]) -> None:
+        """Record how the job's webhook went (only on an existing record)."""
+        key = self.key(job_id)
+        if self.client.exists(key):
+            self.client.hset(key, "webhook", json.dumps(outcome))
 
     def get_request(self, job_id: str) -> dict[str, Any] | None:
         raw = _text(self.client.hget(self.key(job_id), "request"))

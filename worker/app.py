@@ -63,8 +63,9 @@ def _init_process(**_: object) -> None:
 
 
 @task_prerun.connect
-def _job_context(task_id: str | None = None, **_: Any) -> None:
-    current_job_id.set(task_id)
+def _job_context(args: Any = None, **_: Any) -> None:
+    # Every newsnlp task takes the job id as its first argument.
+    current_job_id.set(str(args[0]) if args else None)
 
 
 @task_postrun.connect

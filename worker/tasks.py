@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,51 +146,67 @@ def _record(
         logger.warning("metrics of a job not recorded: redis unreachable")
 
 
-class WebhookNotDelivered(Exception):
-    """The receiver did not answer 2xx: retried with backoff."""
-
-
 @app.task(
     bind=True,
     name=WEBHOOK_TASK,
     ignore_result=True,
-    autoretry_for=(WebhookNotDelivered, requests.RequestException),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
     max_retries=settings.webhook_max_retries,
     soft_time_limit=60,
     time_limit=90,
 )
 def deliver_webhook(self: Task, job_id: str) -> None:
-    """POST an ended job to its callback URL, signed with HMAC-SHA256 over the body."""
+    """POST an ended job to its callback URL, signed with HMAC-SHA256 over the body.
+
+    A non-2xx answer or a network error is retried with exponential backoff; the outcome
+    (delivered, or failed after the last retry, and why) is kept on the job record.
+    """
     store = analyze.resources.store
     record = with_redis_retry(lambda: store.get(job_id))
     request = with_redis_retry(lambda: store.get_request(job_id)) or {}
     url = request.get("callback_url")
     if record is None or not url:
         return
+    attempt = self.request.retries + 1
     if not settings.webhook_secret:
-        logger.error("job %s has a callback but NEWSNLP_WEBHOOK_SECRET is unset", job_id)
+        _webhook_outcome(store, job_id, "failed", attempt, "NEWSNLP_WEBHOOK_SECRET is unset")
         return
     try:
         check_destination(url, settings.webhook_allowlist)
     except DestinationRefused as exc:
-        logger.warning("webhook of job %s refused: %s", job_id, exc)
+        _webhook_outcome(store, job_id, "failed", attempt, f"refused: {exc}")
         return
     body = json.dumps(record_body(record), ensure_ascii=False).encode("utf-8")
-    response = requests.post(
-        url,
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(settings.webhook_secret, body),
-            "X-Newsnlp-Job": job_id,
-        },
-        timeout=(3.0, settings.webhook_timeout),
-        allow_redirects=False,
-    )
-    if not 200 <= response.status_code < 300:
-        logger.warning("webhook of job %s answered %s", job_id, response.status_code)
-        raise WebhookNotDelivered(f"HTTP {response.status_code}")
-    logger.info("webhook of job %s delivered (attempt %s)", job_id, self.request.retries + 1)
+    try:
+        response = requests.post(
+            url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(settings.webhook_secret, body),
+                "X-Newsnlp-Job": job_id,
+            },
+            timeout=(3.0, settings.webhook_timeout),
+            allow_redirects=False,
+        )
+        problem = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    except requests.RequestException as exc:
+        problem = type(exc).__name__
+    if problem is None:
+        _webhook_outcome(store, job_id, "delivered", attempt, None)
+        return
+    if self.request.retries >= settings.webhook_max_retries:
+        _webhook_outcome(store, job_id, "failed", attempt, problem)
+        return
+    logger.warning("webhook of job %s not delivered (%s): retrying", job_id, problem)
+    countdown = min(300, 2 ** (self.request.retries + 1)) * (0.75 + 0.5 * random.random())
+    raise self.retry(countdown=countdown)
+
+
+def _webhook_outcome(
+    store: JobStore, job_id: str, status: str, attempts: int, error: str | None
+) -> None:
+    outcome = {"status": status, "attempts": attempts, "error": error}
+    with_redis_retry(lambda: store.set_webhook_outcome(job_id, outcome))
+    log = logger.info if status == "delivered" else logger.warning
+    log("webhook of job %s %s after %s attempt(s)%s", job_id, status, attempts,
+        f": {error}" if error else "")  # fmt: skip

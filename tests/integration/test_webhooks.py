@@ -77,14 +77,21 @@ def test_ended_job_is_posted_signed(client, worker, receiver):
     assert payload["id"] == job_id
     assert payload["status"] == "succeeded"
     assert payload["result"]["summary"]["text"]
+    deadline = time.monotonic() + 10
+    while "webhook" not in (job := client.get(f"/v1/jobs/{job_id}").get_json()):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert job["webhook"] == {"status": "delivered", "attempts": 1, "error": None}
 
 
 def test_failed_delivery_is_retried(client, worker):
     receiver = Receiver(failures=1)
     try:
-        submit(client, receiver.url)
+        job_id = submit(client, receiver.url)
         receiver.wait(2, timeout=90)
         assert [status for _, _, status in receiver.received] == [500, 200]
+        time.sleep(0.5)
+        assert client.get(f"/v1/jobs/{job_id}").get_json()["webhook"]["attempts"] == 2
     finally:
         receiver.close()
 
