@@ -96,7 +96,10 @@ def main() -> int:
     try:
         if not env.get("REDIS_URL"):
             data_dir = Path(env.get("NEWSNLP_REDIS_DIR", REPO_ROOT / "var" / "redis" / "run"))
-            stack.redis = LocalRedis(data_dir, port=env_int(env, "NEWSNLP_REDIS_PORT", 0) or None)
+            # fsync on every write: a job that got its 202 survives even a crash of Redis.
+            stack.redis = LocalRedis(
+                data_dir, port=env_int(env, "NEWSNLP_REDIS_PORT", 0) or None, fsync="always"
+            )
             env["REDIS_URL"] = stack.redis.start()
             logger.info("embedded redis at %s (data in %s)", env["REDIS_URL"], data_dir)
         stack.spawn(
