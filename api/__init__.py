@@ -12,6 +12,7 @@ import redis
 from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import batches, health, jobs, web
 from api.errors import ApiError, ErrorSchema, register_error_handlers
@@ -58,6 +59,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             ),
         ),
     )
+
+    if app.config.get("TRUSTED_PROXIES"):
+        # Behind N proxies (ingress, load balancer): the client address from X-Forwarded-For.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     app.before_request(authenticate)
     app.before_request(rate_limit)

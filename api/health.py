@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 import redis
 from flask import Response
 from flask.views import MethodView
@@ -27,12 +28,25 @@ class Health(MethodView):
         return {"status": "ok"}
 
 
+class ReadyArgs(ma.Schema):
+    workers = ma.fields.String(
+        load_default="required",
+        validate=ma.validate.OneOf(["required", "optional"]),
+        metadata={"description": "`optional`: ready with Redis alone (workers scaled to 0)"},
+    )
+
+
 @blp.route("/readyz")
 class Ready(MethodView):
+    @blp.arguments(ReadyArgs, location="query")
     @blp.response(200)
     @blp.alt_response(503, description="Redis unreachable or no live worker")
-    def get(self) -> dict[str, Any]:
-        """Readiness: Redis answers and at least one worker's heartbeat is fresh."""
+    def get(self, args: dict[str, str]) -> dict[str, Any]:
+        """Readiness: Redis answers and at least one worker's heartbeat is fresh.
+
+        With `?workers=optional` a live worker is not required: for deployments that scale
+        workers from zero on the queue length, where the API must accept jobs meanwhile.
+        """
         telemetry = services().telemetry
         try:
             telemetry.client.ping()
@@ -42,7 +56,7 @@ class Ready(MethodView):
                 503, "redis_unavailable", "The job queue is unreachable.", {"redis": ["down"]},
                 {"Retry-After": "5"},
             ) from None  # fmt: skip
-        if not workers:
+        if not workers and args["workers"] == "required":
             raise ApiError(
                 503, "no_worker", "No live worker: jobs would wait.", {"workers": ["none"]},
                 {"Retry-After": "5"},

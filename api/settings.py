@@ -29,6 +29,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "API_KEYS": _api_keys(env_str(env, "NEWSNLP_API_KEYS", None)),
         "WEBHOOKS_ENABLED": bool(env_str(env, "NEWSNLP_WEBHOOK_SECRET", None)),
         "WEBHOOK_ALLOWLIST": parse_allowlist(env_str(env, "NEWSNLP_WEBHOOK_ALLOWLIST", None)),
+        "TRUSTED_PROXIES": env_int(env, "NEWSNLP_TRUSTED_PROXIES", 0, minimum=0, maximum=5),
         "RATE_LIMIT_PER_MINUTE": env_int(env, "NEWSNLP_RATE_LIMIT_PER_MINUTE", 0, minimum=0),
     }
 

@@ -27,7 +27,7 @@ from celery.signals import (
 from jobs.logs import configure_logging, current_job_id
 from jobs.telemetry import Telemetry
 from worker.celery_app import celery_config, create_celery
-from worker.models import check_model_paths
+from worker.preflight import check_model_paths
 from worker.runtime import configure_threads
 from worker.settings import WorkerSettings
 

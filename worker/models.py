@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from services.analysis import Analyzer
 from services.encoder import ModelLoadError, SentenceEncoder, packaged_minilm_path
@@ -43,27 +42,6 @@ def build_summarizer(settings: WorkerSettings) -> Summarizer:
     return ExtractiveSummarizer(
         ExtractiveSettings(position_weight=settings.summary_position_weight)
     )
-
-
-def check_model_paths(settings: WorkerSettings) -> None:
-    """Fail at startup, in the main process, when a configured model folder is missing.
-
-    Loading happens later in each pool process; a missing folder found only there would
-    make the pool restart its processes forever instead of stopping with the cause.
-    """
-    needed: list[tuple[str, str | None]] = []
-    if settings.stance_backend == "trained":
-        needed.append(("NEWSNLP_STANCE_MODEL", settings.stance_model))
-    if settings.summarizer == "seq2seq":
-        needed.append(("NEWSNLP_SUMMARIZER_MODEL", settings.summarizer_model))
-    if settings.stance_backend == "nli":
-        needed.append(("NEWSNLP_NLI_MODEL", settings.nli_model))
-    for variable, value in needed:
-        if not value:
-            raise ModelLoadError(f"{variable} is not set")
-        looks_like_path = value.startswith((".", "/", "~")) or Path(value).exists()
-        if looks_like_path and not Path(value).expanduser().is_dir():
-            raise ModelLoadError(f"{variable}: no model folder at {value}")
 
 
 def build_analyzer(settings: WorkerSettings) -> Analyzer:

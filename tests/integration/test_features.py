@@ -102,6 +102,9 @@ def test_readyz_without_a_worker_is_503(tmp_path):
         response = app.test_client().get("/readyz")
         assert response.status_code == 503
         assert response.get_json()["reason"] == "no_worker"
+        optional = app.test_client().get("/readyz?workers=optional")
+        assert optional.status_code == 200
+        assert optional.get_json()["workers"] == []
         close_services(app)
     finally:
         server.stop()

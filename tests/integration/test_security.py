@@ -65,3 +65,24 @@ def test_rate_limit_is_429_with_retry_after(secured, redis_client):
 def test_keys_must_be_digests():
     with pytest.raises(ValueError, match="SHA-256"):
         parse_api_keys("newsroom=plaintext-key")
+
+
+def test_behind_a_proxy_the_limit_counts_each_forwarded_client(redis_server):
+    app = create_app(
+        {"REDIS_URL": redis_server.url, "RATE_LIMIT_PER_MINUTE": 2, "TRUSTED_PROXIES": 1}
+    )
+    client = app.test_client()
+    url = f"/v1/jobs/{'0' * 32}"
+    for _ in range(3):  # again if the minute window turned over mid-test
+        minute = time.time() // 60
+        stamp = f"{time.time():.6f}"
+        clients = ["a", "b", "a", "b", "a"]
+        codes = [
+            client.get(url, headers={"X-Forwarded-For": f"{name}-{stamp}"}).status_code
+            for name in clients
+        ]
+        if time.time() // 60 == minute:
+            break
+    # Two clients behind one proxy: each has its own budget of 2; the 3rd of "a" is refused.
+    assert codes == [404, 404, 404, 404, 429]
+    close_services(app)
