@@ -1,0 +1,133 @@
+"""Score the committed stance model on the FNC-1 competition test set.
+
+    .venv/bin/python -m scripts.eval_stance [--model models/stance] [--update-card]
+
+Goes through the service's own path: each test body is cleaned into a Document, embedded
+with the MiniLM encoder (vectors cached under var/cache), and its headlines are passed as
+claims to `TrainedStanceDetector.detect`. Prints per-class precision/recall/F1, the confusion
+matrix and, as the last line, `FNC-1 relative score: xx.xx  macro-F1: 0.xxx`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from scripts.fnc_data import (
+    REPO_ROOT,
+    EmbeddingCache,
+    body_document,
+    data_dir,
+    load_bodies,
+    load_pairs,
+)
+from scripts.fnc_metrics import StanceReport, stance_report
+from scripts.stance_card import write_card
+from services.stance_model import MANIFEST, TrainedStanceDetector
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_SAMPLE = "000_71cd1386a0965eff.txt"
+LATENCY_CLAIMS = (
+    "Kerry arrives in Russia to push Putin on Ukraine crisis",
+    "Kerry meets Putin in Sochi",
+    "Russia seized Crimea in 2014",
+    "Kerry has never visited Moscow",
+    "The Ukraine ceasefire has collapsed",
+    "The US and Russia agree a new nuclear treaty",
+    "Putin refuses to meet the US Secretary of State",
+    "Barcelona beat Real Madrid 3-1",
+    "Iran nuclear talks are discussed in Sochi",
+    "Apple unveils a new iPhone",
+)
+
+
+def evaluate(detector: TrainedStanceDetector, cache: EmbeddingCache) -> StanceReport:
+    bodies = load_bodies("competition_test")
+    pairs = load_pairs("competition_test")
+    headlines = sorted({p.headline for p in pairs})
+    head_vec = dict(zip(headlines, cache.text_vectors(headlines), strict=True))
+    by_body: dict[int, list[int]] = defaultdict(list)
+    for i, p in enumerate(pairs):
+        by_body[p.body_id].append(i)
+    predicted = [""] * len(pairs)
+    t0 = time.perf_counter()
+    for n, (body_id, rows) in enumerate(sorted(by_body.items()), start=1):
+        body = bodies[body_id]
+        document = body_document(body)
+        vectors = cache.body_vectors(body, document)
+        claims = [pairs[i].headline for i in rows]
+        stances = detector.detect(
+            claims, document, vectors, np.stack([head_vec[c] for c in claims])
+        )
+        for i, stance in zip(rows, stances, strict=True):
+            predicted[i] = stance.label
+        if n % 200 == 0:
+            logger.info("%d/%d bodies, %.0fs", n, len(by_body), time.perf_counter() - t0)
+    return stance_report([p.stance for p in pairs], predicted)
+
+
+def measure_latency(detector: TrainedStanceDetector, encoder, runs: int = 5) -> dict:  # type: ignore[no-untyped-def]
+    """Median stance and embedding time of 10 claims on the reference article (Analyzer)."""
+    from services.analysis import AnalysisRequest, Analyzer
+    from services.summarization import ExtractiveSummarizer
+
+    text = (data_dir() / "samples" / REFERENCE_SAMPLE).read_text(encoding="utf-8")
+    analyzer = Analyzer(encoder, ExtractiveSummarizer(), detector)
+    request = AnalysisRequest(text=text, claims=LATENCY_CLAIMS, tasks=frozenset({"stance"}))
+    analyzer.analyze(request)  # warm-up
+    timings = [analyzer.analyze(request).timings_ms for _ in range(runs)]
+    return {
+        "claims": len(LATENCY_CLAIMS),
+        "runs": runs,
+        "stance_ms": round(float(np.median([t["stance"] for t in timings])), 1),
+        "embed_ms": round(float(np.median([t["embed"] for t in timings])), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "stance")
+    parser.add_argument(
+        "--update-card",
+        action="store_true",
+        help="write the figures into the model card's test section",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    import torch
+
+    from services.encoder import SentenceEncoder, packaged_minilm_path
+
+    torch.set_num_threads(1)
+    detector = TrainedStanceDetector.load(args.model)
+    cache = EmbeddingCache(SentenceEncoder(packaged_minilm_path()))
+    report = evaluate(detector, cache)
+    if args.update_card:
+        manifest = args.model / MANIFEST
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        data["test"] = {
+            "relative_score": round(report.relative_score, 2),
+            "macro_f1": round(report.macro_f1, 3),
+            **{f"f1_{c.label}": round(c.f1, 3) for c in report.classes},
+            "report_lines": [*report.lines(), report.summary_line()],
+        }
+        data["latency"] = measure_latency(detector, cache.encoder)
+        manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_card(args.model)
+    for line in report.lines():
+        print(line)
+    print(report.summary_line())
+
+
+if __name__ == "__main__":
+    main()
