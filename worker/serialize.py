@@ -35,7 +35,7 @@ def analysis_to_result(analysis: Analysis) -> dict[str, Any]:
             {
                 "claim": st.claim,
                 "label": st.label,
-                "scores": dict(st.scores),
+                "scores": {label: round(float(p), 4) for label, p in st.scores.items()},
                 "evidence": [
                     {
                         "index": e.index,
