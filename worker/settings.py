@@ -23,6 +23,10 @@ class WorkerSettings:
     visibility_timeout: int = 600
     max_attempts: int = 3
     torch_threads: int = 0  # 0: the cores divided by the processes of this worker
+    encoder: str = "torch"
+    encoder_dtype: str = "auto"  # auto: bfloat16 where the CPU computes it natively
+    encoder_cache_size: int = 20_000
+    onnx_model: str | None = None
     concurrency: int = 1
     preload_models: bool = True
     summarizer: str = "extractive"
@@ -54,6 +58,12 @@ class WorkerSettings:
             ),
             max_attempts=env_int(env, "NEWSNLP_MAX_ATTEMPTS", 3, minimum=1),
             torch_threads=env_int(env, "NEWSNLP_TORCH_THREADS", 0, minimum=0),
+            encoder=env_choice(env, "NEWSNLP_ENCODER", "torch", ("torch", "onnx")),
+            encoder_dtype=env_choice(
+                env, "NEWSNLP_ENCODER_DTYPE", "auto", ("auto", "float32", "bfloat16")
+            ),
+            encoder_cache_size=env_int(env, "NEWSNLP_ENCODER_CACHE_SIZE", 20_000, minimum=0),
+            onnx_model=env_str(env, "NEWSNLP_ONNX_MODEL", None),
             concurrency=env_int(env, "NEWSNLP_WORKER_CONCURRENCY", 1, minimum=1),
             preload_models=env_bool(env, "NEWSNLP_PRELOAD_MODELS", True),
             summarizer=env_choice(

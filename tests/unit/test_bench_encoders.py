@@ -1,0 +1,109 @@
+"""The throughput encoders give the reference encoder's vectors; the cache and batches hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jobs.env import ConfigError
+from services.cleaning import clean_article
+from services.encoder import packaged_minilm_path
+from services.encoders import CachingEncoder, TorchSentenceEncoder, native_bfloat16, plan_batches
+from worker.models import build_encoder
+from worker.settings import WorkerSettings
+
+
+@pytest.fixture(scope="module")
+def sentences(reference_text) -> list[str]:
+    return [s.text for s in clean_article(reference_text).sentences] + [
+        "Kerry meets Putin in Sochi",
+        "x",
+        "word " * 300,  # past the 128-token window: truncated like the reference encoder
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference_vectors(encoder, sentences) -> np.ndarray:
+    return encoder.encode(sentences)
+
+
+def test_float32_vectors_are_the_reference_encoders(sentences, reference_vectors):
+    vectors = TorchSentenceEncoder(packaged_minilm_path(), dtype="float32").encode(sentences)
+    assert vectors.shape == reference_vectors.shape
+    assert np.abs(vectors - reference_vectors).max() < 1e-5
+
+
+def test_bfloat16_vectors_stay_within_the_fidelity_bound(sentences, reference_vectors):
+    vectors = TorchSentenceEncoder(packaged_minilm_path(), dtype="bfloat16").encode(sentences)
+    cosines = (vectors * reference_vectors).sum(axis=1)
+    assert cosines.mean() >= 0.999
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_tokens_are_the_reference_tokenizers(encoder, sentences):
+    batcher = TorchSentenceEncoder(packaged_minilm_path()).batcher
+    expected = [
+        encoder.tokenizer(t, truncation=True, max_length=128)["input_ids"] for t in sentences
+    ]
+    assert batcher.token_ids(sentences) == expected
+
+
+@pytest.mark.parametrize("max_padding", [0.0, 0.15, 1.0])
+def test_batches_cover_every_text_once_within_their_limits(max_padding):
+    rng = np.random.default_rng(0)
+    lengths = [int(n) for n in rng.integers(3, 129, size=200)]
+    batches = plan_batches(
+        lengths, max_batch_tokens=1024, max_batch_size=16, max_padding=max_padding
+    )
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    for batch in batches:
+        padded = len(batch) * max(lengths[i] for i in batch)
+        assert len(batch) <= 16
+        assert len(batch) == 1 or padded <= 1024
+        if len(batch) > 1:
+            assert padded - sum(lengths[i] for i in batch) <= max_padding * padded
+
+
+def test_the_cache_answers_texts_seen_before_and_stays_bounded():
+    calls: list[list[str]] = []
+
+    class Counting:
+        def encode(self, texts):
+            calls.append(list(texts))
+            return np.stack([np.full(384, len(t), dtype=np.float32) for t in texts])
+
+    cache = CachingEncoder(Counting(), max_entries=3)
+    first = cache.encode(["a", "bb", "a"])
+    assert calls == [["a", "bb"]]  # a repeated text is embedded once
+    assert (first[0] == first[2]).all()
+    again = cache.encode(["bb", "ccc"])
+    assert calls[-1] == ["ccc"] and (again[0] == first[1]).all()
+    assert (cache.hits, cache.misses) == (1, 3)  # misses: texts embedded
+    cache.encode(["dddd", "eeeee"])
+    assert len(cache._vectors) == 3  # least recently used ("a", "bb") went out
+
+
+def test_the_worker_builds_the_cached_torch_encoder_by_default():
+    encoder = build_encoder(WorkerSettings.from_env({}))
+    assert isinstance(encoder, CachingEncoder)
+    assert isinstance(encoder.encoder, TorchSentenceEncoder)
+    assert encoder.encoder.dtype == ("bfloat16" if native_bfloat16() else "float32")
+    plain = build_encoder(
+        WorkerSettings.from_env(
+            {"NEWSNLP_ENCODER_CACHE_SIZE": "0", "NEWSNLP_ENCODER_DTYPE": "float32"}
+        )
+    )
+    assert isinstance(plain, TorchSentenceEncoder) and plain.dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"NEWSNLP_ENCODER": "tensorflow"},
+        {"NEWSNLP_ENCODER_DTYPE": "float16"},
+        {"NEWSNLP_ENCODER_CACHE_SIZE": "-1"},
+    ],
+)
+def test_encoder_settings_are_parsed_strictly(env):
+    with pytest.raises(ConfigError):
+        WorkerSettings.from_env(env)
