@@ -1,0 +1,744 @@
+"""`make bench`: throughput of the pipeline against a naive design, in one run on this machine.
+
+    python -m scripts.bench            # 250 CNN/DM articles + the reference article, <= 10 min
+    python -m scripts.bench --quick    # 40 articles + the reference article, <= 2 min
+
+The corpus is read from `NEWSNLP_DATA_DIR` (default ../shared/data): the CNN/DM-250 articles
+and `samples/000_71cd1386a0965eff.txt`, each with 3 FNC-1 competition-test headlines as claims
+(a fixed shuffle of the unique headlines, dealt 3 by 3). Warm-up uses other texts (FNC-1 test
+bodies), so no measured article is ever in a cache before it is measured. Phases, in order:
+
+1. naive: each article alone through a sentence-transformers fp32 `SentenceTransformer.encode`
+   with its default settings, the claims in a second call, default torch threads, then the
+   service's own cleaning, summarizer and stance detector on those vectors;
+2. in-process: the worker's own Analyzer (`worker.models.build_analyzer`, the worker's thread
+   settings) called in a loop;
+3. raw model: the forward passes alone, over exactly the batches the pipeline's encoder makes
+   for the same texts, tokenized beforehand;
+4. end-to-end: POST /v1/jobs to gunicorn, Redis, one worker process with all cores, results
+   fetched over HTTP (`?wait=`), with enough concurrent clients that the worker never idles;
+5. scaling: the same with 1 worker process x 1 thread, then 2 processes x 1 thread.
+
+Tokens are the encoder's real tokens ([CLS]/[SEP] included, truncated at 128) of every
+sentence and claim of the corpus; every phase divides the same count by its own wall time.
+The table and four ratio lines are printed; the figures go to var/bench/latest.json (a full
+run also writes docs/bench-latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_SAMPLE = "000_71cd1386a0965eff.txt"
+CLAIMS_PER_ARTICLE = 3
+CLAIM_SEED = 20150601
+QUICK_ARTICLES = 40
+WARMUP_ARTICLES = 4
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("NEWSNLP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# --- corpus ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    text: str
+    claims: tuple[str, ...]
+    title: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The POST /v1/jobs body of this article."""
+        article: dict[str, Any] = {"text": self.text}
+        if self.title:
+            article["title"] = self.title
+        return {"article": article, "claims": list(self.claims), "tasks": ["summary", "stance"]}
+
+
+def fnc_headlines(root: Path) -> list[str]:
+    """The unique FNC-1 competition-test headlines, in a fixed shuffled order."""
+    with open(root / "fnc1" / "competition_test_stances.csv", encoding="utf-8", newline="") as fh:
+        headlines = sorted({row["Headline"].strip() for row in csv.DictReader(fh)})
+    headlines = [h for h in headlines if 3 <= len(h) <= 500]
+    order = np.random.default_rng(CLAIM_SEED).permutation(len(headlines))
+    return [headlines[i] for i in order]
+
+
+def build_corpus(root: Path, limit: int | None = None) -> tuple[list[Article], list[Article]]:
+    """(measured articles, warm-up articles). Measured: CNN/DM (the first `limit`) and the
+    reference article; warm-up: FNC-1 test bodies, with claims from the end of the deal."""
+    cnndm = root / "cnndm" / "cnndm_test_250.jsonl"
+    if not cnndm.is_file():
+        raise FileNotFoundError(f"{cnndm} not found: set NEWSNLP_DATA_DIR to the shared data")
+    with cnndm.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    if limit is not None:
+        rows = rows[:limit]
+    headlines = fnc_headlines(root)
+    reference = (root / "samples" / REFERENCE_SAMPLE).read_text(encoding="utf-8")
+    texts = [(r["id"], r["article"]) for r in rows] + [("reference", reference)]
+    articles = []
+    for n, (article_id, text) in enumerate(texts):
+        claims = headlines[n * CLAIMS_PER_ARTICLE : (n + 1) * CLAIMS_PER_ARTICLE]
+        articles.append(Article(article_id, text, tuple(claims)))
+    with open(root / "fnc1" / "competition_test_bodies.csv", encoding="utf-8", newline="") as fh:
+        bodies = [r["articleBody"] for r in csv.DictReader(fh) if len(r["articleBody"]) > 1500]
+    warmup = [
+        Article(f"warmup-{i}", bodies[i], tuple(headlines[-(i + 1) * 3 :][:3]))
+        for i in range(WARMUP_ARTICLES)
+    ]
+    return articles, warmup
+
+
+@dataclass(frozen=True)
+class PreparedArticle:
+    """An article as the pipeline sees it: its cleaned sentences and its claims."""
+
+    article: Article
+    texts: tuple[str, ...]  # sentences, then claims
+
+
+def prepare(articles: Sequence[Article]) -> list[PreparedArticle]:
+    from services.analysis import AnalysisRequest, clean_request
+
+    prepared = []
+    for a in articles:
+        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
+        prepared.append(PreparedArticle(a, tuple(s.text for s in document.sentences) + a.claims))
+    return prepared
+
+
+def count_tokens(prepared: Sequence[PreparedArticle], batcher: Any) -> int:
+    """Real tokens of every sentence and claim, as the pipeline's tokenizer cuts them."""
+    return sum(len(ids) for p in prepared for ids in batcher.token_ids(p.texts))
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    label: str
+    processes: int
+    threads: int
+    articles: int
+    seconds: float
+    tokens: int
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def articles_per_s(self) -> float:
+        return self.articles / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile(self, q: float) -> float | None:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "processes": self.processes,
+            "threads_per_process": self.threads,
+            "articles": self.articles,
+            "seconds": round(self.seconds, 3),
+            "articles_per_s": round(self.articles_per_s, 3),
+            "tokens": self.tokens,
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "p50_ms": _round(self.percentile(50)),
+            "p95_ms": _round(self.percentile(95)),
+            **self.extra,
+        }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+RATIO_LINES = (
+    ("queue overhead ratio (e2e/in-process)", "queue_overhead", 0.95),
+    ("speedup vs naive", "speedup_vs_naive", 3.0),
+    ("worker scaling (2/1)", "worker_scaling", 1.7),
+    ("model-limit ratio (pipeline/raw tokens per s)", "model_limit", 0.8),
+)
+
+
+def ratios(phases: dict[str, Phase]) -> dict[str, float]:
+    """The four ratios, each from figures of this run's phases."""
+    return {
+        "queue_overhead": phases["e2e"].articles_per_s / phases["in_process"].articles_per_s,
+        "speedup_vs_naive": phases["in_process"].articles_per_s / phases["naive"].articles_per_s,
+        "worker_scaling": phases["e2e_2x1"].articles_per_s / phases["e2e_1x1"].articles_per_s,
+        "model_limit": phases["in_process"].tokens_per_s / phases["raw"].tokens_per_s,
+    }
+
+
+def format_table(phases: dict[str, Phase], memory: dict[str, dict[str, float]]) -> str:
+    head = (
+        f"{'phase':<46}{'procs x thr':>12}{'articles':>9}{'art/s':>8}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'tokens/s':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for phase in phases.values():
+        p50, p95 = phase.percentile(50), phase.percentile(95)
+        lines.append(
+            f"{phase.label:<46}{f'{phase.processes} x {phase.threads}':>12}{phase.articles:>9}"
+            f"{phase.articles_per_s:>8.2f}{_fmt(p50):>9}{_fmt(p95):>9}{phase.tokens_per_s:>10.0f}"
+        )
+    if memory:
+        lines.append("")
+        mhead = f"{'process kind (peak over the e2e phases)':<46}{'RSS MB':>10}{'PSS MB':>10}"
+        lines += [mhead, "-" * len(mhead)]
+        for kind, m in memory.items():
+            lines.append(f"{kind:<46}{m['rss_mb']:>10.0f}{m['pss_mb']:>10.0f}")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def ratio_lines(values: dict[str, float]) -> list[str]:
+    return [f"{text}: {values[key]:.2f}" for text, key, _ in RATIO_LINES]
+
+
+# --- in-process phases ----------------------------------------------------------------------
+
+
+def _timed_loop(items: Sequence[Any], run: Callable[[Any], None]) -> tuple[float, list[float]]:
+    latencies = []
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for item in items:
+        t0 = time.perf_counter()
+        run(item)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    seconds = time.perf_counter() - start
+    logger.info(
+        "  %d items in %.2f s wall, %.2f s cpu", len(items), seconds, time.process_time() - cpu
+    )
+    return seconds, latencies
+
+
+def run_naive(
+    articles: Sequence[Article], warmup: Sequence[Article], tokens: int, stance: Any
+) -> Phase:
+    """Each article alone, sentence-transformers fp32 with its defaults, claims apart."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from services.analysis import AnalysisRequest, clean_request
+    from services.encoder import packaged_minilm_path
+    from services.summarization import ExtractiveSummarizer, SummaryOptions
+
+    model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
+    summarizer = ExtractiveSummarizer()
+
+    def run(a: Article) -> None:
+        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
+        sentences = model.encode([s.text for s in document.sentences])
+        claims = model.encode(list(a.claims))
+        summarizer.summarize(document, sentences, SummaryOptions())
+        stance.detect(list(a.claims), document, sentences, claims)
+
+    for a in warmup:
+        run(a)
+    seconds, latencies = _timed_loop(articles, run)
+    threads = torch.get_num_threads()
+    return Phase(
+        "naive", "naive (sentence-transformers fp32, per article)", 1, threads,
+        len(articles), seconds, tokens, latencies,
+        {"max_seq_length": model.max_seq_length, "batch_size": 32},
+    )  # fmt: skip
+
+
+def worker_settings(stance_backend: str, threads: int, processes: int = 1) -> Any:
+    from worker.settings import WorkerSettings
+
+    return WorkerSettings.from_env(
+        {
+            "NEWSNLP_STANCE_BACKEND": stance_backend,
+            "NEWSNLP_TORCH_THREADS": str(threads),
+            "NEWSNLP_WORKER_CONCURRENCY": str(processes),
+            **{k: v for k, v in os.environ.items() if k.startswith("NEWSNLP_ENCODER")},
+        }
+    )
+
+
+def run_in_process(
+    articles: Sequence[Article], warmup: Sequence[Article], tokens: int, analyzer: Any
+) -> Phase:
+    """The worker's Analyzer in a loop; then the resubmission of some articles (cache)."""
+    import torch
+
+    from services.analysis import AnalysisRequest
+
+    def request(a: Article) -> AnalysisRequest:
+        return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
+
+    for a in warmup:
+        analyzer.analyze(request(a))
+    cache = analyzer.encoder if hasattr(analyzer.encoder, "hits") else None
+    hits_before = (cache.hits, cache.misses) if cache else (0, 0)
+    seconds, latencies = _timed_loop(articles, lambda a: analyzer.analyze(request(a)))
+    extra: dict[str, Any] = {"encoder": describe_encoder(analyzer.encoder)}
+    if cache is not None:
+        extra["cache_hits"] = cache.hits - hits_before[0]
+        extra["cache_misses"] = cache.misses - hits_before[1]
+        again = articles[: min(20, len(articles))]
+        _, resubmitted = _timed_loop(again, lambda a: analyzer.analyze(request(a)))
+        extra["resubmission_p50_ms"] = round(float(np.median(resubmitted)), 1)
+        extra["first_submission_p50_ms"] = round(float(np.median(latencies[: len(again)])), 1)
+    return Phase(
+        "in_process", "in-process (worker's Analyzer in a loop)", 1, torch.get_num_threads(),
+        len(articles), seconds, tokens, latencies, extra,
+    )  # fmt: skip
+
+
+def describe_encoder(encoder: Any) -> dict[str, Any]:
+    inner = getattr(encoder, "encoder", encoder)
+    info: dict[str, Any] = {"class": type(inner).__name__, "cache": inner is not encoder}
+    for name in ("dtype", "model_file"):
+        if hasattr(inner, name):
+            info[name] = str(getattr(inner, name))
+    batcher = getattr(inner, "batcher", None)
+    if batcher is not None:
+        info.update(
+            max_length=batcher.max_length,
+            max_batch_tokens=batcher.max_batch_tokens,
+            max_batch_size=batcher.max_batch_size,
+            max_padding=batcher.max_padding,
+        )
+    return info
+
+
+def run_raw(
+    prepared: Sequence[PreparedArticle], warmup: Sequence[PreparedArticle], encoder: Any
+) -> Phase:
+    """The encoder's forward passes alone, over the batches the pipeline makes."""
+    import torch
+
+    inner = getattr(encoder, "encoder", encoder)
+    for p in warmup:
+        for batch in inner.plan(p.texts):
+            inner.forward(batch)
+    batches = [inner.plan(p.texts) for p in prepared]  # tokenized before the clock starts
+    tokens = sum(b.tokens for article in batches for b in article)
+
+    def run(article_batches: list[Any]) -> None:
+        for batch in article_batches:
+            inner.forward(batch)
+
+    seconds, latencies = _timed_loop(batches, run)
+    padded = sum(b.input_ids.size for article in batches for b in article)
+    return Phase(
+        "raw", "raw model forward (same batches, pre-tokenized)", 1, torch.get_num_threads(),
+        len(prepared), seconds, tokens, latencies,
+        {"padded_tokens": padded, "batches": sum(len(b) for b in batches)},
+    )  # fmt: skip
+
+
+# --- end-to-end phases ----------------------------------------------------------------------
+
+
+def _status_value(pid: int, field_name: str) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _pss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class MemorySampler:
+    """Peak RSS (the kernel's high-water mark) and sampled peak PSS per process kind.
+
+    A forked worker child shares its parent's pages: their RSS counts those pages twice,
+    their PSS splits them. Each kind's figure is the largest single process of that kind.
+    """
+
+    def __init__(self, kinds: Callable[[], dict[str, list[int]]], interval: float = 1.0) -> None:
+        self.kinds = kinds
+        self.interval = interval
+        self.peaks: dict[str, dict[str, float]] = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
+
+    def sample(self) -> None:
+        for kind, pids in self.kinds().items():
+            peak = self.peaks.setdefault(kind, {"rss_mb": 0.0, "pss_mb": 0.0})
+            for pid in pids:
+                peak["rss_mb"] = max(peak["rss_mb"], _status_value(pid, "VmHWM"))
+                peak["pss_mb"] = max(peak["pss_mb"], _pss_mb(pid))
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.sample()
+
+
+def merge_peaks(*peaks: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    merged: dict[str, dict[str, float]] = {}
+    for p in peaks:
+        for kind, m in p.items():
+            cur = merged.setdefault(kind, {"rss_mb": 0.0, "pss_mb": 0.0})
+            cur["rss_mb"] = round(max(cur["rss_mb"], m["rss_mb"]), 1)
+            cur["pss_mb"] = round(max(cur["pss_mb"], m["pss_mb"]), 1)
+    return merged
+
+
+def _iso_ms(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
+
+
+class StackClient:
+    """Closed-loop clients: each POSTs a job and waits on it (GET ?wait=) before the next."""
+
+    def __init__(self, base_url: str, clients: int) -> None:
+        self.base_url = base_url
+        self.clients = clients
+
+    def run(self, articles: Sequence[Article]) -> tuple[float, list[dict[str, Any]]]:
+        import requests
+
+        pending = list(reversed(articles))
+        lock = threading.Lock()
+        results: list[dict[str, Any]] = []
+
+        def client() -> None:
+            with requests.Session() as session:
+                while True:
+                    with lock:
+                        if not pending:
+                            return
+                        article = pending.pop()
+                    results.append(self.one(session, article))
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(self.clients) as pool:
+            for future in [pool.submit(client) for _ in range(self.clients)]:
+                future.result()
+        return time.perf_counter() - start, results
+
+    def one(self, session: Any, article: Article) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        response = session.post(f"{self.base_url}/v1/jobs", json=article.payload(), timeout=30)
+        if response.status_code != 202:
+            raise RuntimeError(f"POST answered {response.status_code}: {response.text[:300]}")
+        url = self.base_url + response.json()["links"]["self"]
+        while True:
+            body = session.get(url, params={"wait": 30}, timeout=60).json()
+            if body["status"] in ("succeeded", "failed", "canceled"):
+                break
+        client_ms = (time.perf_counter() - t0) * 1000
+        if body["status"] != "succeeded":
+            raise RuntimeError(f"job of {article.id} {body['status']}: {body.get('error')}")
+        result = body["result"]
+        if len(result.get("stance") or []) != len(article.claims) or not result.get("summary"):
+            raise RuntimeError(f"job of {article.id}: incomplete result")
+        return {
+            "id": article.id,
+            "server_ms": _iso_ms(body["finished_at"]) - _iso_ms(body["created_at"]),
+            "run_ms": _iso_ms(body["finished_at"]) - _iso_ms(body["started_at"]),
+            "client_ms": client_ms,
+        }
+
+
+@dataclass
+class Stack:
+    """Redis and the API, started once; worker configurations come and go."""
+
+    work: Path
+    stance_backend: str
+    redis: Any = None
+    api: Any = None
+
+    def start(self) -> Stack:
+        from scripts.local_redis import LocalRedis, free_port
+        from scripts.processes import ApiProcess
+
+        self.redis = LocalRedis(self.work / "redis", fsync="no")
+        self.redis.start()
+        self.api = ApiProcess(
+            self.redis.url, free_port(), self.work / "api.log", NEWSNLP_JOB_TTL_SECONDS="900"
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+        if self.redis is not None:
+            self.redis.stop()
+
+    def kinds(self, worker: Any) -> dict[str, list[int]]:
+        from scripts.processes import descendants
+
+        return {
+            "worker main process": [worker.process.pid],
+            "worker pool process (each)": descendants(worker.process.pid),
+            "api gunicorn master": [self.api.process.pid],
+            "api gunicorn worker (each)": descendants(self.api.process.pid),
+            "redis-server": [self.redis.process.pid],
+        }
+
+    def measure(
+        self,
+        name: str,
+        label: str,
+        processes: int,
+        threads: int,
+        articles: Sequence[Article],
+        warmup: Sequence[Article],
+        tokens: int,
+    ) -> tuple[Phase, dict[str, dict[str, float]]]:
+        from scripts.processes import WorkerProcess
+
+        worker = WorkerProcess(
+            self.redis.url, self.work / f"{name}.log", name=name, concurrency=processes,
+            NEWSNLP_TORCH_THREADS=str(threads), NEWSNLP_WORKER_CONCURRENCY=str(processes),
+            NEWSNLP_STANCE_BACKEND=self.stance_backend, NEWSNLP_JOB_TTL_SECONDS="900",
+        )  # fmt: skip
+        worker.start(timeout=120)
+        try:
+            # Enough outstanding jobs that a worker process never waits for the next one,
+            # and few enough that the API's 8 request threads are never all held by ?wait.
+            clients = 2 * processes + 2
+            client = StackClient(self.api.url, clients)
+            client.run(list(warmup) * processes)
+            with MemorySampler(lambda: self.kinds(worker)) as sampler:
+                seconds, results = client.run(articles)
+        finally:
+            worker.stop()
+        phase = Phase(
+            name, label, processes, threads, len(results), seconds, tokens,
+            [r["server_ms"] for r in results],
+            {
+                "clients": clients,
+                "run_p50_ms": round(float(np.median([r["run_ms"] for r in results])), 1),
+                "client_p50_ms": round(float(np.median([r["client_ms"] for r in results])), 1),
+                "latency": "created_at to finished_at on the server (queue wait included)",
+            },
+        )  # fmt: skip
+        return phase, sampler.peaks
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return {
+        "cpu": model or platform.processor(),
+        "cores": cores(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def default_stance_backend() -> str:
+    from worker.settings import DEFAULT_STANCE_MODEL
+
+    return "trained" if (DEFAULT_STANCE_MODEL / "stance_model.json").is_file() else "similarity"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from scripts.processes import REPO_ROOT as ROOT
+    from worker.models import build_analyzer, build_stance_detector
+    from worker.runtime import configure_threads
+
+    root = data_dir()
+    limit = args.articles if args.articles is not None else (QUICK_ARTICLES if args.quick else None)
+    articles, warmup = build_corpus(root, limit)
+    stance_backend = args.stance or default_stance_backend()
+    all_cores = args.threads or cores()
+    started = datetime.now(UTC)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    logger.info("corpus: %d articles, stance backend %s", len(articles), stance_backend)
+
+    phases: dict[str, Phase] = {}
+    # 1. naive, first: the process still has torch's default thread count.
+    settings = worker_settings(stance_backend, all_cores)
+    stance = build_stance_detector(settings)
+    phases["naive"] = run_naive(articles, warmup, 0, stance)
+    logger.info("naive: %.2f articles/s", phases["naive"].articles_per_s)
+
+    # 2. in-process: the worker's settings for one process using all cores.
+    configure_threads(settings)
+    analyzer = build_analyzer(settings)
+    inner = getattr(analyzer.encoder, "encoder", analyzer.encoder)
+    prepared, prepared_warmup = prepare(articles), prepare(warmup)
+    tokens = count_tokens(prepared, inner.batcher)
+    phases["naive"].tokens = tokens
+    phases["in_process"] = run_in_process(articles, warmup, tokens, analyzer)
+    logger.info("in-process: %.2f articles/s", phases["in_process"].articles_per_s)
+
+    # 3. raw model, same encoder object and threads.
+    phases["raw"] = run_raw(prepared, prepared_warmup, analyzer.encoder)
+    if phases["raw"].tokens != tokens:
+        raise AssertionError(f"raw phase counted {phases['raw'].tokens} tokens, not {tokens}")
+    logger.info("raw: %.0f tokens/s", phases["raw"].tokens_per_s)
+    del analyzer, stance
+
+    memory: dict[str, dict[str, float]] = {}
+    if not args.in_process_only:
+        work = ROOT / "var" / "bench" / "stack"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        stack = Stack(work, stance_backend).start()
+        try:
+            configs = [
+                ("e2e", "end-to-end (HTTP, Redis, 1 worker, all cores)", 1, all_cores),
+                ("e2e_1x1", "end-to-end, 1 worker process x 1 thread", 1, 1),
+                ("e2e_2x1", "end-to-end, 2 worker processes x 1 thread", 2, 1),
+            ]
+            peaks = []
+            for name, label, procs, threads in configs:
+                phase, peak = stack.measure(name, label, procs, threads, articles, warmup, tokens)
+                phases[name] = phase
+                peaks.append(peak)
+                logger.info("%s: %.2f articles/s", name, phase.articles_per_s)
+            memory = merge_peaks(*peaks)
+        finally:
+            stack.stop()
+
+    figures: dict[str, Any] = {
+        "command": "python -m scripts.bench" + (" --quick" if args.quick else ""),
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
+        "machine": {**machine(), "load_average_before": load_before},
+        "corpus": {
+            "articles": len(articles),
+            "claims_per_article": CLAIMS_PER_ARTICLE,
+            "sentences_and_claims": sum(len(p.texts) for p in prepared),
+            "tokens": tokens,
+            "stance_backend": stance_backend,
+        },
+        "phases": {name: p.summary() for name, p in phases.items()},
+        "memory": memory,
+    }
+    if not args.in_process_only:
+        figures["ratios"] = {k: round(v, 4) for k, v in ratios(phases).items()}
+        figures["targets"] = {key: target for _, key, target in RATIO_LINES}
+        figures["targets"]["worker_peak_rss_mb"] = 600
+    figures["table"] = format_table(phases, memory)
+    return figures
+
+
+def write_figures(figures: dict[str, Any], paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_ARTICLES} articles")
+    parser.add_argument("--articles", type=int, default=None, help="first N CNN/DM articles")
+    parser.add_argument("--stance", choices=("trained", "similarity"), default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads of one process (default: all cores)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="JSON file of the figures")
+    parser.add_argument("--in-process-only", action="store_true", help="skip the end-to-end phases")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+    )
+    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        figures = run(args)
+    except FileNotFoundError as exc:
+        print(f"skipped: {exc}", file=sys.stderr)
+        return 2
+    default = REPO_ROOT / "var" / "bench" / ("quick.json" if args.quick else "latest.json")
+    paths = [args.out] if args.out else [default]
+    if not args.out and not args.quick and args.articles is None:
+        paths.append(REPO_ROOT / "docs" / "bench-latest.json")
+    write_figures(figures, paths)
+    m = figures["machine"]
+    print(f"newsnlp bench, {figures['command']}, {figures['started']}")
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores, load average before {m['load_average_before']}"
+    )
+    corpus = figures["corpus"]
+    print(f"corpus: {corpus['articles']} articles x {CLAIMS_PER_ARTICLE} claims, "
+          f"{corpus['tokens']} tokens, stance {corpus['stance_backend']}")  # fmt: skip
+    print()
+    print(figures["table"])
+    extra = figures["phases"]["in_process"]
+    if "resubmission_p50_ms" in extra:
+        print(f"\nresubmitted article (encoder cache): p50 {extra['resubmission_p50_ms']} ms "
+              f"vs {extra['first_submission_p50_ms']} ms the first time")  # fmt: skip
+    if "ratios" in figures:
+        print()
+        for line in ratio_lines(figures["ratios"]):
+            print(line)
+    print(f"\nfigures: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

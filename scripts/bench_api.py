@@ -1,0 +1,287 @@
+"""`make bench-api`: latency of POST /v1/jobs under a fixed request rate, against a bare app.
+
+    python -m scripts.bench_api [--rate 200] [--seconds 30]
+
+Starts Redis, the API (gunicorn, `scripts.processes.ApiProcess`: 2 workers x 4 threads) and,
+under the very same gunicorn flags, a bare Flask app whose POST /v1/jobs only answers 202.
+wrk (Debian's package) then POSTs the reference article with its 3 bench claims to each in
+turn, on 127.0.0.1 only, at a fixed rate: a Lua schedule hands out send times 1/rate apart
+to whichever connection is free, so the rate holds as long as some connection is. wrk times
+each request from its send to its full response. Prints p50/p99 of both, fails when any
+request failed or answered other than 202, and ends with the line
+`api p99 ratio (POST /v1/jobs vs bare): x.xx`. Figures go to var/bench/api.json.
+No worker runs: the jobs stay queued, which is all the API's part of the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.5
+
+# A send schedule shared by the thread's connections: each asks for the next slot and waits
+# until it comes. `os.clock` is CPU time in Lua, so wall time comes from gettimeofday.
+WRK_SCRIPT = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } timeval;
+int gettimeofday(timeval *tv, void *tz);
+]]
+local tv = ffi.new("timeval")
+local function now_ms()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+end
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("{body_path}", "rb"):read("*a")
+local interval = 1000 / {rate}
+local next_send = nil
+local unexpected = 0
+
+function delay()
+  local now = now_ms()
+  if next_send == nil then next_send = now end
+  next_send = next_send + interval
+  local wait = next_send - now
+  if wait < 0 then return 0 end
+  return wait
+end
+
+function response(status, headers, body)
+  if status ~= 202 then unexpected = unexpected + 1 end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT %d %d %d %d %d %d %d %d %d %d %d\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max, unexpected))
+end
+"""
+# With one wrk thread, `unexpected` above is that thread's count, which is the whole run's.
+
+
+def bare_app() -> Any:
+    """A Flask app that answers POST /v1/jobs with 202 and nothing else: the floor."""
+    from flask import Flask, request
+
+    app = Flask("newsnlp-bare")
+
+    @app.post("/v1/jobs")
+    def create() -> tuple[dict[str, str], int]:
+        request.get_data()  # read the body, as any endpoint must
+        return {"id": "0" * 32, "status": "queued"}, 202
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+class GunicornApp:
+    """An app under gunicorn with the flags `scripts.processes.ApiProcess` gives the API."""
+
+    def __init__(self, target: str, port: int, log_path: Path, workers: int = 2) -> None:
+        self.target = target
+        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.workers = workers
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> GunicornApp:
+        from scripts.processes import BIN, service_env
+
+        args = [
+            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
+            self.target,
+        ]  # fmt: skip
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args, cwd=REPO_ROOT, env=service_env(), stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"{self.target} did not come up")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def find_wrk() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        raise FileNotFoundError("wrk not found: `apt-get install -y wrk` (make bench-api does)")
+    return found
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    line = next((x for x in output.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{output[-2000:]}")
+    values = [int(float(v)) for v in line.split()[1:]]
+    (requests, duration_us, connect, read, write, status, timeout,
+     p50_us, p99_us, max_us, unexpected) = values  # fmt: skip
+    return {
+        "requests": requests,
+        "seconds": round(duration_us / 1e6, 2),
+        "rate_per_s": round(requests / (duration_us / 1e6), 1) if duration_us else 0.0,
+        "errors": {
+            "connect": connect,
+            "read": read,
+            "write": write,
+            "status": status,
+            "timeout": timeout,
+            "not_202": unexpected,
+        },  # fmt: skip
+        "p50_ms": round(p50_us / 1000, 2),
+        "p99_ms": round(p99_us / 1000, 2),
+        "max_ms": round(max_us / 1000, 2),
+    }
+
+
+def failures(figures: dict[str, Any]) -> int:
+    return int(sum(figures["errors"].values()))
+
+
+def run_wrk(
+    url: str, body_path: Path, rate: int, seconds: int, connections: int, work: Path
+) -> dict[str, Any]:
+    script = work / f"post-{rate}.lua"
+    script.write_text(
+        WRK_SCRIPT.replace("{body_path}", str(body_path)).replace("{rate}", str(rate)),
+        encoding="utf-8",
+    )
+    args = [
+        find_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(script), f"{url}/v1/jobs",
+    ]  # fmt: skip
+    result = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr[-2000:]}")
+    return parse_wrk(result.stdout)
+
+
+def reference_payload() -> dict[str, Any]:
+    from scripts.bench import build_corpus, data_dir
+
+    articles, _ = build_corpus(data_dir(), limit=0)
+    (reference,) = articles
+    return reference.payload()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=200, help="requests per second")
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "api.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    from scripts.local_redis import LocalRedis, free_port
+    from scripts.processes import ApiProcess
+
+    try:
+        payload = reference_payload()
+        find_wrk()
+    except FileNotFoundError as exc:
+        print(f"skipped: {exc}", file=sys.stderr)
+        return 2
+    work = REPO_ROOT / "var" / "bench" / "api"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    body_path = work / "reference.json"
+    body_path.write_text(json.dumps(payload), encoding="utf-8")
+
+    server = LocalRedis(work / "redis")
+    server.start()
+    api = bare = None
+    try:
+        api = ApiProcess(server.url, free_port(), work / "api.log", NEWSNLP_JOB_TTL_SECONDS="600")
+        api.start()
+        bare = GunicornApp("scripts.bench_api:bare_app()", free_port(), work / "bare.log").start()
+        results = {}
+        for name, url in (("bare", bare.url), ("api", api.url)):
+            run_wrk(url, body_path, args.rate, 3, args.connections, work)  # warm-up
+            logger.info("%s: %d requests/s for %d s", name, args.rate, args.seconds)
+            results[name] = run_wrk(url, body_path, args.rate, args.seconds, args.connections, work)
+    finally:
+        for process in (bare, api):
+            if process is not None:
+                process.stop()
+        server.stop()
+
+    ratio = results["api"]["p99_ms"] / results["bare"]["p99_ms"]
+    figures = {
+        "command": "python -m scripts.bench_api",
+        "rate_per_s": args.rate,
+        "seconds": args.seconds,
+        "connections": args.connections,
+        "body_bytes": body_path.stat().st_size,
+        "gunicorn": "2 workers x 4 threads (gthread), both apps",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "bare": results["bare"],
+        "api": results["api"],
+        "p99_ratio": round(ratio, 4),
+        "target": TARGET_RATIO,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"POST of the reference article ({figures['body_bytes']} bytes), {args.rate}/s "
+          f"for {args.seconds} s, wrk -t1 -c{args.connections}, 127.0.0.1")  # fmt: skip
+    print(f"{'endpoint':<34}{'requests':>9}{'rate/s':>8}{'failed':>7}"
+          f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}")  # fmt: skip
+    for name, label in (
+        ("bare", "bare Flask app (202 only)"),
+        ("api", "POST /v1/jobs (Redis+Celery)"),
+    ):
+        r = results[name]
+        print(f"{label:<34}{r['requests']:>9}{r['rate_per_s']:>8.1f}{failures(r):>7}"
+              f"{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['max_ms']:>8.2f}")  # fmt: skip
+    print(f"api p99 ratio (POST /v1/jobs vs bare): {ratio:.2f}")
+    failed = failures(results["api"]) + failures(results["bare"])
+    if failed:
+        print(f"FAILED: {failed} requests failed or did not answer 202", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

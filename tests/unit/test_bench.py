@@ -1,0 +1,114 @@
+"""The benchmark's code runs on a tiny corpus, and its ratios come from its own figures.
+
+Nothing here times anything: the figures of a run on a shared test machine mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scripts import bench, bench_api
+from tests.conftest import data_dir
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    if not (data_dir() / "cnndm").is_dir() or not (data_dir() / "fnc1").is_dir():
+        pytest.skip(f"shared data not found at {data_dir()} (set NEWSNLP_DATA_DIR)")
+    return bench.build_corpus(data_dir(), limit=2)
+
+
+def test_the_corpus_is_cnndm_plus_the_reference_with_three_fnc_claims_each(corpus):
+    articles, warmup = corpus
+    assert [a.id for a in articles][-1] == "reference" and len(articles) == 3
+    assert all(len(a.claims) == bench.CLAIMS_PER_ARTICLE for a in articles + warmup)
+    claims = [c for a in articles + warmup for c in a.claims]
+    assert len(set(claims)) == len(claims)  # no claim is seen twice: no cache hit by design
+    assert not {a.text for a in warmup} & {a.text for a in articles}
+    again, _ = bench.build_corpus(data_dir(), limit=2)
+    assert again == articles  # deterministic
+
+
+def phase(name: str, articles: int, seconds: float, tokens: int = 1000) -> bench.Phase:
+    return bench.Phase(name, name, 1, 1, articles, seconds, tokens, [10.0, 20.0, 30.0])
+
+
+def test_the_ratios_are_quotients_of_the_phases_figures():
+    phases = {
+        "naive": phase("naive", 10, 10.0),
+        "in_process": phase("in_process", 10, 2.5),
+        "raw": phase("raw", 10, 2.0),
+        "e2e": phase("e2e", 10, 2.6),
+        "e2e_1x1": phase("e2e_1x1", 10, 4.0),
+        "e2e_2x1": phase("e2e_2x1", 10, 2.2),
+    }
+    values = bench.ratios(phases)
+    assert values["speedup_vs_naive"] == pytest.approx(4.0)
+    assert values["queue_overhead"] == pytest.approx(2.5 / 2.6)
+    assert values["worker_scaling"] == pytest.approx(4.0 / 2.2)
+    assert values["model_limit"] == pytest.approx(2.0 / 2.5)
+    lines = bench.ratio_lines(values)
+    assert lines == [
+        "queue overhead ratio (e2e/in-process): 0.96",
+        "speedup vs naive: 4.00",
+        "worker scaling (2/1): 1.82",
+        "model-limit ratio (pipeline/raw tokens per s): 0.80",
+    ]
+    table = bench.format_table(phases, {"worker pool process (each)": {"rss_mb": 1, "pss_mb": 1}})
+    assert "naive" in table and "worker pool process" in table
+
+
+def test_the_in_process_phases_run_and_count_the_same_tokens(corpus):
+    from worker.models import build_analyzer, build_stance_detector
+
+    articles, warmup = corpus
+    settings = bench.worker_settings("similarity", threads=1)
+    naive = bench.run_naive(articles, warmup[:1], 0, build_stance_detector(settings))
+    analyzer = build_analyzer(settings)
+    inner = analyzer.encoder.encoder
+    prepared = bench.prepare(articles)
+    tokens = bench.count_tokens(prepared, inner.batcher)
+    in_process = bench.run_in_process(articles, warmup[:1], tokens, analyzer)
+    raw = bench.run_raw(prepared, bench.prepare(warmup[:1]), analyzer.encoder)
+    assert naive.articles == in_process.articles == raw.articles == len(articles)
+    assert raw.tokens == tokens > 0
+    assert len(in_process.latencies_ms) == len(articles)
+    assert in_process.extra["cache_misses"] > 0 and "resubmission_p50_ms" in in_process.extra
+    assert in_process.extra["encoder"]["class"] == "TorchSentenceEncoder"
+    summary = in_process.summary()
+    assert summary["articles_per_s"] == pytest.approx(len(articles) / in_process.seconds, 1e-2)
+
+
+def test_memory_peaks_merge_by_kind():
+    merged = bench.merge_peaks(
+        {"worker": {"rss_mb": 500.0, "pss_mb": 300.0}},
+        {"worker": {"rss_mb": 450.0, "pss_mb": 350.0}, "redis": {"rss_mb": 5.0, "pss_mb": 4.0}},
+    )
+    assert merged == {
+        "worker": {"rss_mb": 500.0, "pss_mb": 350.0},
+        "redis": {"rss_mb": 5.0, "pss_mb": 4.0},
+    }
+
+
+def test_figures_are_written_as_json(tmp_path):
+    path = tmp_path / "out" / "latest.json"
+    bench.write_figures({"ratios": {"speedup_vs_naive": 3.4}}, [path])
+    assert json.loads(path.read_text())["ratios"]["speedup_vs_naive"] == 3.4
+
+
+def test_wrk_output_is_parsed_and_failures_counted():
+    output = "Running 30s test\nRESULT 6000 30000000 0 0 0 0 0 2500 9100 15000 0\n"
+    figures = bench_api.parse_wrk(output)
+    assert figures["rate_per_s"] == 200.0
+    assert (figures["p50_ms"], figures["p99_ms"]) == (2.5, 9.1)
+    assert bench_api.failures(figures) == 0
+    broken = bench_api.parse_wrk("RESULT 10 1000000 0 1 0 2 0 1 2 3 4\n")
+    assert bench_api.failures(broken) == 7
+
+
+def test_the_bare_app_only_answers_202():
+    client = bench_api.bare_app().test_client()
+    response = client.post("/v1/jobs", json={"article": {"text": "x"}})
+    assert response.status_code == 202
