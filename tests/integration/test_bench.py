@@ -1,0 +1,35 @@
+"""The whole benchmark, end-to-end phases included, on a one-article corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scripts import bench
+from tests.conftest import data_dir
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_a_tiny_run_prints_the_table_and_ratios_of_its_own_figures(tmp_path, capsys):
+    if not (data_dir() / "cnndm").is_dir():
+        pytest.skip(f"shared data not found at {data_dir()} (set NEWSNLP_DATA_DIR)")
+    out = tmp_path / "bench.json"
+    code = bench.main(["--articles", "1", "--stance", "similarity", "--out", str(out)])
+    assert code == 0
+    figures = json.loads(out.read_text())
+    phases = figures["phases"]
+    assert set(phases) == {"naive", "in_process", "raw", "e2e", "e2e_1x1", "e2e_2x1"}
+    assert all(p["articles"] == 2 for p in phases.values())  # 1 CNN/DM + the reference
+    ratios = figures["ratios"]
+    assert ratios["speedup_vs_naive"] == pytest.approx(
+        phases["in_process"]["articles_per_s"] / phases["naive"]["articles_per_s"], rel=1e-2
+    )
+    assert ratios["worker_scaling"] == pytest.approx(
+        phases["e2e_2x1"]["articles_per_s"] / phases["e2e_1x1"]["articles_per_s"], rel=1e-2
+    )
+    assert figures["memory"]["worker pool process (each)"]["rss_mb"] > 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-6].startswith("queue overhead ratio (e2e/in-process): ")
+    assert printed[-3].startswith("model-limit ratio (pipeline/raw tokens per s): ")
