@@ -50,7 +50,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
     )
     app.extensions["newsnlp"] = ApiServices(
-        store=JobStore(client, ttl_seconds=app.config["JOB_TTL_SECONDS"]),
+        store=JobStore(
+            client,
+            ttl_seconds=app.config["JOB_TTL_SECONDS"],
+            pending_ttl_seconds=app.config["PENDING_TTL_SECONDS"],
+        ),
         telemetry=Telemetry(client),
         celery=create_celery(
             "newsnlp-api",

@@ -62,7 +62,7 @@ class Batches(MethodView):
         store = services().store
         key = BATCH_PREFIX + batch_id
         store.client.hset(key, mapping={"created_at": utc_now(), "jobs": json.dumps(job_ids)})
-        store.client.expire(key, store.ttl_seconds)
+        store.client.expire(key, store.pending_ttl_seconds)
         location = url_for("batches.Batch", batch_id=batch_id)
         return _progress(batch_id), 202, {"Location": location}
 
@@ -89,11 +89,16 @@ def _progress(batch_id: str) -> dict[str, Any]:
     for status in statuses:
         counts[status] = counts.get(status, 0) + 1
     ended = {"succeeded", "failed", "canceled", "expired"}
+    done = all(status in ended for status in statuses)
+    # A batch lives as long as its jobs: the short TTL once every one has ended.
+    store.client.expire(
+        BATCH_PREFIX + batch_id, store.ttl_seconds if done else store.pending_ttl_seconds
+    )
     return {
         "id": batch_id,
         "created_at": raw[b"created_at"].decode(),
         "total": len(job_ids),
-        "done": all(status in ended for status in statuses),
+        "done": done,
         "counts": counts,
         "jobs": [
             {"id": job_id, "status": status, "links": {"self": url_for("jobs.Job", job_id=job_id)}}

@@ -25,6 +25,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             env, "NEWSNLP_MAX_REQUEST_BYTES", 8 * max_chars + 64_000, minimum=1024
         ),
         "JOB_TTL_SECONDS": env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
+        "PENDING_TTL_SECONDS": env_int(env, "NEWSNLP_PENDING_TTL_SECONDS", 7 * 86_400, minimum=60),
         "RETRY_AFTER_SECONDS": env_int(env, "NEWSNLP_RETRY_AFTER_SECONDS", 5, minimum=1),
         "API_KEYS": _api_keys(env_str(env, "NEWSNLP_API_KEYS", None)),
         "WEBHOOKS_ENABLED": bool(env_str(env, "NEWSNLP_WEBHOOK_SECRET", None)),

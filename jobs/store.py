@@ -130,14 +130,20 @@ class StartedJob:
 
 
 class JobStore:
-    """Job records in Redis hashes under `<prefix><id>`, each expiring `ttl_seconds` after
-    its last status change."""
+    """Job records in Redis hashes under `<prefix><id>`.
+
+    An ended job's record expires `ttl_seconds` after it ended. A queued or running job's
+    record lives `pending_ttl_seconds` (default 7 days, never less than `ttl_seconds`), so
+    that a job waiting in a long queue cannot expire before it runs, while a record whose
+    job can never run (its message lost with a Redis that had no persistence) still goes.
+    """
 
     def __init__(
         self,
         client: redis.Redis,
         *,
         ttl_seconds: int,
+        pending_ttl_seconds: int = 7 * 86_400,
         max_attempts: int = 3,
         prefix: str = "newsnlp:job:",
         idempotency_prefix: str = "newsnlp:idem:",
@@ -145,6 +151,7 @@ class JobStore:
         self.idempotency_prefix = idempotency_prefix
         self.client = client
         self.ttl_seconds = ttl_seconds
+        self.pending_ttl_seconds = max(pending_ttl_seconds, ttl_seconds)
         self.max_attempts = max_attempts
         self.prefix = prefix
         self._create = client.register_script(_CREATE)
@@ -172,7 +179,15 @@ class JobStore:
             idem_key = self._idempotency_key(idempotency_key)
         created, value = self._create(
             keys=[self.key(job_id)],
-            args=[job_id, utc_now(), payload, self.ttl_seconds, idem_key, digest, idempotency_ttl],
+            args=[
+                job_id,
+                utc_now(),
+                payload,
+                self.pending_ttl_seconds,
+                idem_key,
+                digest,
+                idempotency_ttl,
+            ],  # fmt: skip
         )
         if created:
             return Creation(job_id=job_id, created=True, request_hash=digest)

@@ -87,7 +87,9 @@ def main() -> int:
         while pending and time.monotonic() < deadline:
             still = []
             for url in pending:
-                progress = session.get(api.url + url, timeout=30).json()
+                answer = session.get(api.url + url, timeout=30)
+                answer.raise_for_status()
+                progress = answer.json()
                 if not progress["done"]:
                     still.append(url)
                 else:

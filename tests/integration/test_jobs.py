@@ -104,6 +104,16 @@ def test_ended_job_is_never_rewritten(redis_client):
     assert 0 < redis_client.ttl(store.key("f" * 32)) <= 60
 
 
+def test_a_waiting_job_outlives_the_result_ttl(redis_client):
+    store = JobStore(redis_client, ttl_seconds=60, pending_ttl_seconds=3600)
+    store.create("b" * 32, {"article": {"text": "x"}})
+    assert 60 < redis_client.ttl(store.key("b" * 32)) <= 3600  # queued: the long TTL
+    store.start("b" * 32)
+    assert 60 < redis_client.ttl(store.key("b" * 32)) <= 3600  # running: still long
+    store.fail("b" * 32, "timeout", "late")
+    assert 0 < redis_client.ttl(store.key("b" * 32)) <= 60  # ended: the result TTL
+
+
 def test_job_started_too_often_fails_instead_of_looping(redis_client):
     store = JobStore(redis_client, ttl_seconds=60, max_attempts=2)
     store.create("e" * 32, {"article": {"text": "x"}})
