@@ -61,3 +61,39 @@ def test_a_missing_model_stops_the_worker_with_the_cause(tmp_path):
     finally:
         worker.stop()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def nli_stack(tmp_path_factory):
+    from tests.unit.test_stance_nli import ID2LABEL, tiny_nli_model
+
+    tmp = tmp_path_factory.mktemp("nli")
+    contradiction = next(i for i, name in ID2LABEL.items() if name == "CONTRADICTION")
+    model = tiny_nli_model(tmp / "tiny-nli", ID2LABEL, favour=contradiction)
+    server = LocalRedis(tmp / "redis")
+    server.start()
+    worker = WorkerProcess(
+        server.url, tmp / "worker.log", name="nli",
+        NEWSNLP_STANCE_BACKEND="nli", NEWSNLP_NLI_MODEL=str(model),
+    ).start()  # fmt: skip
+    app = create_app({"REDIS_URL": server.url})
+    yield app.test_client(), worker
+    close_services(app)
+    worker.stop()
+    server.stop()
+
+
+def test_an_nli_worker_maps_contradiction_to_disagree(nli_stack, reference_text):
+    client, worker = nli_stack
+    title = reference_text.partition("\n")[0]
+    job = {
+        "article": {"title": title, "text": reference_text},
+        "claims": [title, "Barcelona beat Real Madrid 3-1"],
+        "tasks": ["stance"],
+    }
+    done = wait_for_job(client, client.post("/v1/jobs", json=job).get_json()["id"])
+    assert done["status"] == "succeeded", done
+    related, sports = done["result"]["stance"]
+    assert related["label"] == "disagree"  # the tiny model always says contradiction
+    assert sports["label"] == "unrelated"  # relatedness comes from MiniLM, not the NLI model
+    assert "stance=nli" in worker.read_log()
