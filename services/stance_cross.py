@@ -61,6 +61,34 @@ def trainable_prefixes(n_layers: int, total_layers: int) -> tuple[str, ...]:
     ) + ("head.",)
 
 
+def save_delta(
+    net: CrossEncoderNet,
+    folder: str | Path,
+    trained_prefixes: Sequence[str],
+    labels: Sequence[str],
+    max_length: int,
+    extra: dict[str, object] | None = None,
+) -> None:
+    """Write the trained parameters (fp16) and the config that `StanceCrossEncoder.load` reads."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    prefixes = tuple(trained_prefixes)
+    delta = {
+        k: v.detach().to(torch.float16).contiguous()
+        for k, v in net.state_dict().items()
+        if k.startswith(prefixes)
+    }
+    save_file(delta, str(folder / DELTA_FILE))
+    config = {
+        "labels": list(labels),
+        "max_length": max_length,
+        "trained_prefixes": list(prefixes),
+        **(extra or {}),
+    }
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
 class StanceCrossEncoder:
     """Probabilities of (agree, disagree, discuss) for claims against evidence passages."""
 
