@@ -45,14 +45,21 @@ class Pair:
     stance: str
 
 
+def _fnc_file(name: str) -> Path:
+    path = fnc_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"FNC-1 file {path} not found: set NEWSNLP_DATA_DIR")
+    return path
+
+
 def load_bodies(split: str) -> dict[int, str]:
     """Body ID → article body for `split` in {"train", "competition_test"}."""
-    with open(fnc_dir() / f"{split}_bodies.csv", encoding="utf-8", newline="") as fh:
+    with open(_fnc_file(f"{split}_bodies.csv"), encoding="utf-8", newline="") as fh:
         return {int(row["Body ID"]): row["articleBody"] for row in csv.DictReader(fh)}
 
 
 def load_pairs(split: str) -> list[Pair]:
-    with open(fnc_dir() / f"{split}_stances.csv", encoding="utf-8", newline="") as fh:
+    with open(_fnc_file(f"{split}_stances.csv"), encoding="utf-8", newline="") as fh:
         return [
             Pair(row["Headline"], int(row["Body ID"]), row["Stance"]) for row in csv.DictReader(fh)
         ]
