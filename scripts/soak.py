@@ -17,6 +17,8 @@ from pathlib import Path
 
 import redis
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from scripts.local_redis import LocalRedis, free_port
 from scripts.processes import REPO_ROOT, ApiProcess, WorkerProcess, descendants
@@ -63,6 +65,9 @@ def main() -> int:
         for i in (1, 2)
     ]
     session = requests.Session()
+    # A kept-alive connection the server has just closed: retry the (idempotent) GETs.
+    retry = Retry(total=5, allowed_methods=["GET"], backoff_factor=0.2, raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
     t0 = time.monotonic()
     try:
         keys_start = client.dbsize()
