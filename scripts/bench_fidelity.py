@@ -99,7 +99,9 @@ def summary_scores(encoders: dict[str, Any]) -> dict[str, list[float]]:
     out = {}
     for name, encoder in {"reference": CachedEncoder(), **encoders}.items():
         summaries = [
-            summarizer.summarize(d, encoder.encode([s.text for s in d.sentences]), SummaryOptions())
+            summarizer.summarize(
+                d, encoder.encode([s.text for s in d.sentences]), SummaryOptions()
+            ).text
             for d in documents
         ]
         figures = mean_figures(scorer.score_all(references, summaries))
