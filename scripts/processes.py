@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +20,34 @@ def service_env(**overrides: str) -> dict[str, str]:
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
     env.update(overrides)
     return env
+
+
+def spawn(args: list[str], env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, IO]:
+    """Start `args` in its own process group (so that it stops as a whole), logging to a file."""
+    log = open(log_path, "ab")  # noqa: SIM115 - the caller closes it with stop_group
+    process = subprocess.Popen(
+        args, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    return process, log
+
+
+def stop_group(
+    process: subprocess.Popen, log: IO, timeout: float, first: int = signal.SIGTERM
+) -> None:
+    """Signal the process group (`first`), SIGKILL what is left after `timeout`, close the log."""
+    if process.poll() is None:
+        os.killpg(process.pid, first)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+    log.close()
 
 
 class WorkerProcess:
@@ -47,11 +76,7 @@ class WorkerProcess:
             "--concurrency", str(self.concurrency), "--hostname", f"{self.name}-{os.getpid()}@%h",
             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
         ]  # fmt: skip
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            args, cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        self.process, self.log = spawn(args, self.env, self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -72,28 +97,11 @@ class WorkerProcess:
     def kill(self) -> None:
         """Crash the whole worker: SIGKILL to its process group (main and pool processes)."""
         assert self.process is not None
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
-        self.log.close()
+        stop_group(self.process, self.log, timeout=0, first=signal.SIGKILL)
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self.process is None or self.log.closed:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
-        self.log.close()
+        if self.process is not None and not self.log.closed:
+            stop_group(self.process, self.log, timeout)
 
 
 def descendants(pid: int) -> list[int]:
@@ -145,11 +153,7 @@ class ApiProcess:
             "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
             "api:create_app()",
         ]  # fmt: skip
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            args, cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        self.process, self.log = spawn(args, self.env, self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -162,13 +166,5 @@ class ApiProcess:
         raise TimeoutError("the API did not come up")
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
+        if self.process is not None and not self.log.closed:
+            stop_group(self.process, self.log, timeout)
