@@ -152,7 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown encoders {sorted(unknown)}; choose from {ENCODERS}")
     try:
-        encoders = {n: DiskCachedEncoder(load_encoder(n, args.onnx_model), n) for n in names}
+        # The cache folder names the model file, so that another ONNX file is not answered
+        # with the packaged one's vectors.
+        tag = f"-{args.onnx_model.stem}" if args.onnx_model else ""
+        encoders = {
+            n: DiskCachedEncoder(load_encoder(n, args.onnx_model), n + (tag if n == "onnx" else ""))
+            for n in names
+        }
         result: dict[str, Any] = {"vectors": vector_fidelity(encoders)}
         result["rouge_1_2_lsum"] = summary_scores(encoders)
     except FileNotFoundError as exc:

@@ -26,7 +26,7 @@ from scripts.bench import build_corpus, data_dir, prepare
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def variants() -> list[tuple[str, Callable[[], Any]]]:
+def variants(onnx_models: Sequence[Path] = ()) -> list[tuple[str, Callable[[], Any]]]:
     from services.encoder import SentenceEncoder, packaged_minilm_path
     from services.encoders import TorchSentenceEncoder
 
@@ -40,12 +40,16 @@ def variants() -> list[tuple[str, Callable[[], Any]]]:
     def lean(dtype: str, max_padding: float) -> Callable[[], Any]:
         return lambda: TorchSentenceEncoder(path, dtype=dtype, max_padding=max_padding)
 
-    def onnx() -> Any:
-        import torch
+    def onnx(model_file: Path | None = None) -> Callable[[], Any]:
+        def make() -> Any:
+            import torch
 
-        from services.encoder_onnx import OnnxSentenceEncoder, packaged_onnx_path
+            from services.encoder_onnx import OnnxSentenceEncoder, packaged_onnx_path
 
-        return OnnxSentenceEncoder(packaged_onnx_path(), path, threads=torch.get_num_threads())
+            threads = torch.get_num_threads()
+            return OnnxSentenceEncoder(model_file or packaged_onnx_path(), path, threads=threads)
+
+        return make
 
     return [
         ("sentence-transformers fp32 (naive)", naive),
@@ -54,7 +58,8 @@ def variants() -> list[tuple[str, Callable[[], Any]]]:
         ("lean fp32, padding-aware batches", lean("float32", 0.15)),
         ("lean bf16, 64 sorted", lean("bfloat16", 1.0)),
         ("lean bf16, padding-aware batches (default)", lean("bfloat16", 0.15)),
-        ("onnxruntime, packaged int8-stored file", onnx),
+        ("onnxruntime, packaged int8-stored file", onnx()),
+        *((f"onnxruntime, {m.name}", onnx(m)) for m in onnx_models),
     ]
 
 
@@ -71,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--onnx-model", type=Path, action="append", default=[], help="more files")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "levers.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -88,16 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     texts = [p.texts for p in prepare(articles)]
     rows = []
-    for name, make in variants():
+    for name, make in variants(args.onnx_model):
         wall, cpu = measure(make(), texts)
         rows.append({"variant": name, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)})
     base = rows[0]
     print(f"{len(texts)} articles, {sum(len(t) for t in texts)} texts, {args.threads} thread(s)")
-    print(f"{'variant':<46}{'wall s':>8}{'cpu s':>8}{'x wall':>8}{'x cpu':>8}")
+    print(f"{'variant':<50}{'wall s':>8}{'cpu s':>8}{'x wall':>8}{'x cpu':>8}")
     for row in rows:
         row["speedup_wall"] = round(base["wall_s"] / row["wall_s"], 2)
         row["speedup_cpu"] = round(base["cpu_s"] / row["cpu_s"], 2)
-        print(f"{row['variant']:<46}{row['wall_s']:>8.2f}{row['cpu_s']:>8.2f}"
+        print(f"{row['variant']:<50}{row['wall_s']:>8.2f}{row['cpu_s']:>8.2f}"
               f"{row['speedup_wall']:>8.2f}{row['speedup_cpu']:>8.2f}")  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
