@@ -138,6 +138,30 @@ def render_card(folder: Path) -> str:
         "Athene 81.97, UCLMR 81.72 (macro-F1 ≈ 0.58–0.60); Bhatt et al. 83.08; Sepúlveda-Torres",
         "et al. 2021 90.73.",
     ]
+    trials = t.get("cross_encoder_trials")
+    if trials and not cross:
+        lines += [
+            "",
+            "### Stage-2 cross-encoder trials (hold-out only, not shipped)",
+            "",
+            "MiniLM top layers + a linear head fine-tuned on (claim, 3 most similar sentences),",
+            "≤ 128 tokens, on the fit part's related pairs (`scripts.train_stance_cross`), blended",
+            "into stage 2 with a weight tuned on the hold-out (minutes: wall-clock on 1 thread,",
+            "including caching the frozen layers' outputs):",
+            "",
+            "| layers | epochs | class-weight power | minutes | delta MB | weight "
+            "| relative score | macro-F1 | agree | disagree | discuss | unrelated |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for trial in trials:
+            h = trial["holdout"]
+            lines.append(
+                f"| {trial['layers']} | {trial['epochs']} | {trial['class_weight_power']} "
+                f"| {trial['minutes']} | {trial['delta_mb']} | {trial['blend_weight']} "
+                f"| {h['relative_score']:.2f} | {h['macro_f1']:.3f} | {h['f1_agree']:.3f} "
+                f"| {h['f1_disagree']:.3f} | {h['f1_discuss']:.3f} | {h['f1_unrelated']:.3f} |"
+            )
+        lines += ["", "Verdict: " + t["cross_encoder_verdict"]]
     if test:
         lines += ["", "Competition test, `python -m scripts.eval_stance`:", "", "```"]
         lines += test["report_lines"] + ["```"]
