@@ -178,7 +178,7 @@ class Phase:
             "tokens_per_s": round(self.tokens_per_s, 1),
             "p50_ms": _round(self.percentile(50)),
             "p95_ms": _round(self.percentile(95)),
-            **self.extra,
+            **{k: v for k, v in self.extra.items() if k != "outcomes"},
         }
 
 
@@ -264,13 +264,15 @@ def run_naive(
 
     model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
     summarizer = ExtractiveSummarizer()
+    outputs: dict[str, Outcome] = {}
 
     def run(a: Article) -> None:
         document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
         sentences = model.encode([s.text for s in document.sentences])
         claims = model.encode(list(a.claims))
-        summarizer.summarize(document, sentences, SummaryOptions())
-        stance.detect(list(a.claims), document, sentences, claims)
+        summary = summarizer.summarize(document, sentences, SummaryOptions())
+        stances = stance.detect(list(a.claims), document, sentences, claims)
+        outputs[a.id] = outcome(summary, stances)
 
     for a in warmup:
         run(a)
@@ -279,8 +281,29 @@ def run_naive(
     return Phase(
         "naive", "naive (sentence-transformers fp32, per article)", 1, threads,
         len(articles), seconds, tokens, latencies,
-        {"max_seq_length": model.max_seq_length, "batch_size": 32},
+        {"max_seq_length": model.max_seq_length, "batch_size": 32, "outcomes": outputs},
     )  # fmt: skip
+
+
+Outcome = tuple[tuple[int, ...], tuple[str, ...]]
+
+
+def outcome(summary: Any, stances: Any) -> Outcome:
+    """What an analysis decided: the summary's sentence indices and the stance labels."""
+    return tuple(s.index for s in summary.sentences), tuple(s.label for s in stances)
+
+
+def agreement(a: dict[str, Outcome], b: dict[str, Outcome]) -> dict[str, float]:
+    """Share of articles whose summary picks, and of claims whose stance labels, are equal."""
+    ids = sorted(set(a) & set(b))
+    summaries = sum(a[i][0] == b[i][0] for i in ids) / max(len(ids), 1)
+    pairs = [(x, y) for i in ids for x, y in zip(a[i][1], b[i][1], strict=True)]
+    labels = sum(x == y for x, y in pairs) / max(len(pairs), 1)
+    return {
+        "articles": len(ids),
+        "same_summary": round(summaries, 4),
+        "same_stance": round(labels, 4),
+    }
 
 
 def worker_settings(stance_backend: str, threads: int, processes: int = 1) -> Any:
@@ -307,12 +330,18 @@ def run_in_process(
     def request(a: Article) -> AnalysisRequest:
         return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
 
+    outputs: dict[str, Outcome] = {}
+
+    def run(a: Article) -> None:
+        analysis = analyzer.analyze(request(a))
+        outputs[a.id] = outcome(analysis.summary, analysis.stance)
+
     for a in warmup:
         analyzer.analyze(request(a))
     cache = analyzer.encoder if hasattr(analyzer.encoder, "hits") else None
     hits_before = (cache.hits, cache.misses) if cache else (0, 0)
-    seconds, latencies = _timed_loop(articles, lambda a: analyzer.analyze(request(a)))
-    extra: dict[str, Any] = {"encoder": describe_encoder(analyzer.encoder)}
+    seconds, latencies = _timed_loop(articles, run)
+    extra: dict[str, Any] = {"encoder": describe_encoder(analyzer.encoder), "outcomes": outputs}
     if cache is not None:
         extra["cache_hits"] = cache.hits - hits_before[0]
         extra["cache_misses"] = cache.misses - hits_before[1]
@@ -603,10 +632,71 @@ def default_stance_backend() -> str:
     return "trained" if (DEFAULT_STANCE_MODEL / "stance_model.json").is_file() else "similarity"
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from scripts.processes import REPO_ROOT as ROOT
-    from worker.models import build_analyzer, build_stance_detector
+def _child_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+    )
+    for noisy in ("sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def naive_phase(articles: list[Article], warmup: list[Article], stance_backend: str) -> Phase:
+    """Phase 1, in a process of its own: torch is loaded with its defaults, nothing tuned."""
+    _child_logging()
+    import torch  # noqa: F401 - first, before the worker's modules set their OpenMP defaults
+
+    from worker.models import build_stance_detector
+
+    stance = build_stance_detector(worker_settings(stance_backend, cores()))
+    phase = run_naive(articles, warmup, 0, stance)
+    phase.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
+    return phase
+
+
+def pipeline_phases(
+    articles: list[Article], warmup: list[Article], stance_backend: str, threads: int
+) -> tuple[Phase, Phase, int, int]:
+    """Phases 2 and 3, in a process set up as a worker's pool process is."""
+    _child_logging()
+    from worker.models import build_analyzer
     from worker.runtime import configure_threads
+
+    settings = worker_settings(stance_backend, threads)
+    configure_threads(settings)
+    analyzer = build_analyzer(settings)
+    inner = getattr(analyzer.encoder, "encoder", analyzer.encoder)
+    prepared, prepared_warmup = prepare(articles), prepare(warmup)
+    tokens = count_tokens(prepared, inner.batcher)
+    in_process = run_in_process(articles, warmup, tokens, analyzer)
+    logger.info("in-process: %.2f articles/s", in_process.articles_per_s)
+    raw = run_raw(prepared, prepared_warmup, analyzer.encoder)
+    if raw.tokens != tokens:
+        raise AssertionError(f"raw phase counted {raw.tokens} tokens, not {tokens}")
+    logger.info("raw: %.0f tokens/s", raw.tokens_per_s)
+    in_process.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
+    return in_process, raw, tokens, sum(len(p.texts) for p in prepared)
+
+
+def isolated(func: Callable[..., Any], environ: dict[str, str], *args: Any) -> Any:
+    """`func(*args)` in a fresh (spawned) Python process started with `environ`."""
+    import multiprocessing
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environ)
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(func, args)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
+    """All phases. `environ` is the environment as the user gave it, before any module of the
+    worker added its defaults: the naive phase runs with it as it is."""
+    from scripts.processes import REPO_ROOT as ROOT
+    from worker.runtime import set_openmp_defaults
 
     root = data_dir()
     limit = args.articles if args.articles is not None else (QUICK_ARTICLES if args.quick else None)
@@ -618,28 +708,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     logger.info("corpus: %d articles, stance backend %s", len(articles), stance_backend)
 
     phases: dict[str, Phase] = {}
-    # 1. naive, first: the process still has torch's default thread count.
-    settings = worker_settings(stance_backend, all_cores)
-    stance = build_stance_detector(settings)
-    phases["naive"] = run_naive(articles, warmup, 0, stance)
+    # 1. naive, in its own process with the user's environment and torch's defaults.
+    phases["naive"] = isolated(naive_phase, environ, articles, warmup, stance_backend)
     logger.info("naive: %.2f articles/s", phases["naive"].articles_per_s)
 
-    # 2. in-process: the worker's settings for one process using all cores.
-    configure_threads(settings)
-    analyzer = build_analyzer(settings)
-    inner = getattr(analyzer.encoder, "encoder", analyzer.encoder)
-    prepared, prepared_warmup = prepare(articles), prepare(warmup)
-    tokens = count_tokens(prepared, inner.batcher)
+    # 2 and 3. in-process and raw model, in a process set up as a worker's pool process.
+    worker_environ = dict(environ)
+    set_openmp_defaults(worker_environ)
+    in_process, raw, tokens, texts = isolated(
+        pipeline_phases, worker_environ, articles, warmup, stance_backend, all_cores
+    )
     phases["naive"].tokens = tokens
-    phases["in_process"] = run_in_process(articles, warmup, tokens, analyzer)
-    logger.info("in-process: %.2f articles/s", phases["in_process"].articles_per_s)
-
-    # 3. raw model, same encoder object and threads.
-    phases["raw"] = run_raw(prepared, prepared_warmup, analyzer.encoder)
-    if phases["raw"].tokens != tokens:
-        raise AssertionError(f"raw phase counted {phases['raw'].tokens} tokens, not {tokens}")
-    logger.info("raw: %.0f tokens/s", phases["raw"].tokens_per_s)
-    del analyzer, stance
+    phases["in_process"], phases["raw"] = in_process, raw
 
     memory: dict[str, dict[str, float]] = {}
     if not args.in_process_only:
@@ -671,12 +751,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "corpus": {
             "articles": len(articles),
             "claims_per_article": CLAIMS_PER_ARTICLE,
-            "sentences_and_claims": sum(len(p.texts) for p in prepared),
+            "sentences_and_claims": texts,
             "tokens": tokens,
             "stance_backend": stance_backend,
         },
         "phases": {name: p.summary() for name, p in phases.items()},
+        # Same algorithms on other vectors: how often the naive design decided the same.
+        "agreement_naive_vs_in_process": agreement(
+            phases["naive"].extra["outcomes"], phases["in_process"].extra["outcomes"]
+        ),
         "memory": memory,
+        "in_process_peak_rss_mb": {
+            "naive": phases["naive"].extra.get("process_peak_rss_mb"),
+            "in_process_and_raw": phases["in_process"].extra.get("process_peak_rss_mb"),
+        },
     }
     if not args.in_process_only:
         figures["ratios"] = {k: round(v, 4) for k, v in ratios(phases).items()}
@@ -703,13 +791,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON file of the figures")
     parser.add_argument("--in-process-only", action="store_true", help="skip the end-to-end phases")
     args = parser.parse_args(argv)
+    environ = dict(os.environ)  # before any worker module adds its OpenMP defaults
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
     for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        figures = run(args)
+        figures = run(args, environ)
     except FileNotFoundError as exc:
         print(f"skipped: {exc}", file=sys.stderr)
         return 2
@@ -732,6 +821,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "resubmission_p50_ms" in extra:
         print(f"\nresubmitted article (encoder cache): p50 {extra['resubmission_p50_ms']} ms "
               f"vs {extra['first_submission_p50_ms']} ms the first time")  # fmt: skip
+    same = figures["agreement_naive_vs_in_process"]
+    print(f"same decisions as the naive design: summary {same['same_summary']:.1%} of articles, "
+          f"stance {same['same_stance']:.1%} of claims")  # fmt: skip
     if "ratios" in figures:
         print()
         for line in ratio_lines(figures["ratios"]):

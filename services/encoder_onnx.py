@@ -43,6 +43,7 @@ class OnnxSentenceEncoder:
         max_length: int = 128,
         max_batch_tokens: int = 4096,
         max_batch_size: int = 64,
+        max_padding: float = 0.2,
     ) -> None:
         import onnxruntime as ort
 
@@ -54,6 +55,7 @@ class OnnxSentenceEncoder:
             max_length=max_length,
             max_batch_tokens=max_batch_tokens,
             max_batch_size=max_batch_size,
+            max_padding=max_padding,
         )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

@@ -72,8 +72,8 @@ class EncoderBatch:
 
 
 def plan_batches(
-    lengths: Sequence[int], *, max_batch_tokens: int = 4096, max_batch_size: int = 64,
-    max_padding: float = 0.15,
+    lengths: Sequence[int], *, max_batch_tokens: int = 8192, max_batch_size: int = 128,
+    max_padding: float = 0.4,
 ) -> list[list[int]]:  # fmt: skip
     """Group text indices into batches, shortest texts first.
 
@@ -110,9 +110,9 @@ class TokenBatcher:
         model_path: str | Path,
         *,
         max_length: int = 128,
-        max_batch_tokens: int = 4096,
-        max_batch_size: int = 64,
-        max_padding: float = 0.15,
+        max_batch_tokens: int = 8192,
+        max_batch_size: int = 128,
+        max_padding: float = 0.4,
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -201,13 +201,35 @@ def _bert_net(path: Path, dtype: str) -> Any:
             self.out = nn.Linear(config.intermediate_size, hidden)
             self.out_norm = nn.LayerNorm(hidden, eps=eps)
 
-        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            b, n, _ = x.shape
-            q, k, v = self.qkv(x).view(b, n, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            context = context.transpose(1, 2).reshape(b, n, hidden)
+        def forward(self, x: torch.Tensor, padding: Padding) -> torch.Tensor:
+            # x holds the real tokens only, (tokens, hidden): the dense layers never see
+            # padding; attention alone works on the padded (batch, length) layout.
+            qkv = padding.pad(self.qkv(x)).view(padding.b, padding.n, 3, heads, hidden // heads)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=padding.mask)
+            context = padding.unpad(context.transpose(1, 2).reshape(-1, hidden))
             x = self.attention_norm(x + self.attention_out(context))
             return self.out_norm(x + self.out(F.gelu(self.intermediate(x))))
+
+    class Padding:
+        """Where the real tokens of a padded batch are, to move rows between the layouts."""
+
+        def __init__(self, attention_mask: torch.Tensor) -> None:
+            self.b, self.n = attention_mask.shape
+            keep = attention_mask.reshape(-1).bool()
+            self.full = bool(keep.all())
+            self.index = None if self.full else keep.nonzero().squeeze(1)
+            # Keys that are real tokens; a batch without padding needs no mask (faster kernel).
+            self.mask = None if self.full else attention_mask.bool()[:, None, None, :]
+
+        def pad(self, rows: torch.Tensor) -> torch.Tensor:
+            if self.index is None:
+                return rows
+            out = rows.new_zeros(self.b * self.n, rows.shape[1])
+            return out.index_copy_(0, self.index, rows)
+
+        def unpad(self, rows: torch.Tensor) -> torch.Tensor:
+            return rows if self.index is None else rows.index_select(0, self.index)
 
     class Net(nn.Module):
         def __init__(self) -> None:
@@ -219,13 +241,14 @@ def _bert_net(path: Path, dtype: str) -> Any:
             self.layers = nn.ModuleList(Layer() for _ in range(config.num_hidden_layers))
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            """The last hidden state, (batch, length, hidden), zeros at padded positions."""
+            padding = Padding(attention_mask)
             n = input_ids.shape[1]
             x = self.word(input_ids) + self.position.weight[:n] + self.token_type.weight[0]
-            x = self.norm(x)
-            mask = attention_mask.bool()[:, None, None, :]  # keys that are real tokens
+            x = self.norm(padding.unpad(x.reshape(-1, hidden)))
             for layer in self.layers:
-                x = layer(x, mask)
-            return x
+                x = layer(x, padding)
+            return padding.pad(x).view(padding.b, n, hidden)
 
     weights = load_file(str(path / "model.safetensors"))
     state: dict[str, torch.Tensor] = {}
@@ -266,9 +289,9 @@ class TorchSentenceEncoder:
         *,
         dtype: str = "float32",
         max_length: int = 128,
-        max_batch_tokens: int = 4096,
-        max_batch_size: int = 64,
-        max_padding: float = 0.15,
+        max_batch_tokens: int = 8192,
+        max_batch_size: int = 128,
+        max_padding: float = 0.4,
     ) -> None:
         import torch
 
