@@ -601,6 +601,51 @@ class Stack:
         )  # fmt: skip
         return phase, sampler.peaks
 
+    def drain(
+        self,
+        name: str,
+        label: str,
+        threads: int,
+        articles: Sequence[Article],
+        warmup: Sequence[Article],
+        tokens: int,
+    ) -> Phase:
+        """All jobs POSTed first, then one worker started: the queue without HTTP traffic
+        during the run, from the first job's start to the last one's end (server clocks)."""
+        import requests
+
+        from scripts.processes import WorkerProcess
+
+        def worker(suffix: str) -> Any:
+            return WorkerProcess(
+                self.redis.url, self.work / f"{name}{suffix}.log", name=name + suffix,
+                NEWSNLP_TORCH_THREADS=str(threads), NEWSNLP_WORKER_CONCURRENCY="1",
+                NEWSNLP_STANCE_BACKEND=self.stance_backend, NEWSNLP_JOB_TTL_SECONDS="900",
+            ).start(timeout=120)  # fmt: skip
+
+        with requests.Session() as session:
+            urls = []
+            # The warm-up jobs first: FIFO, they warm the worker before the measured ones.
+            for a in [*warmup, *articles]:
+                response = session.post(f"{self.api.url}/v1/jobs", json=a.payload(), timeout=30)
+                response.raise_for_status()
+                urls.append(self.api.url + response.json()["links"]["self"])
+            urls = urls[len(warmup) :]
+            running = worker("")
+            try:
+                bodies = [session.get(u, params={"wait": 60}, timeout=90).json() for u in urls]
+            finally:
+                running.stop()
+        if any(b["status"] != "succeeded" for b in bodies):
+            raise RuntimeError("a drained job did not succeed")
+        start = min(_iso_ms(b["started_at"]) for b in bodies)
+        end = max(_iso_ms(b["finished_at"]) for b in bodies)
+        runs = [_iso_ms(b["finished_at"]) - _iso_ms(b["started_at"]) for b in bodies]
+        return Phase(
+            name, label, 1, threads, len(bodies), (end - start) / 1000, tokens, runs,
+            {"latency": "started_at to finished_at (the run alone)"},
+        )  # fmt: skip
+
 
 # --- the run --------------------------------------------------------------------------------
 
@@ -685,8 +730,12 @@ def isolated(func: Callable[..., Any], environ: dict[str, str], *args: Any) -> A
     os.environ.clear()
     os.environ.update(environ)
     try:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        try:
             return pool.apply(func, args)
+        finally:
+            pool.close()  # a clean exit, not terminate(): the child's own cleanup runs
+            pool.join()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -740,6 +789,12 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
                 peaks.append(peak)
                 logger.info("%s: %.2f articles/s", name, phase.articles_per_s)
             memory = merge_peaks(*peaks)
+            # Not one of the four ratios: what the queue costs when no HTTP shares the cores.
+            phases["e2e_drain"] = stack.drain(
+                "e2e_drain", "queue drained (jobs POSTed first), 1 worker", all_cores,
+                articles, warmup, tokens,
+            )  # fmt: skip
+            logger.info("e2e_drain: %.2f articles/s", phases["e2e_drain"].articles_per_s)
         finally:
             stack.stop()
 

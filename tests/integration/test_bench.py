@@ -20,7 +20,7 @@ def test_a_tiny_run_prints_the_table_and_ratios_of_its_own_figures(tmp_path, cap
     assert code == 0
     figures = json.loads(out.read_text())
     phases = figures["phases"]
-    assert set(phases) == {"naive", "in_process", "raw", "e2e", "e2e_1x1", "e2e_2x1"}
+    assert set(phases) == {"naive", "in_process", "raw", "e2e", "e2e_1x1", "e2e_2x1", "e2e_drain"}
     assert all(p["articles"] == 2 for p in phases.values())  # 1 CNN/DM + the reference
     ratios = figures["ratios"]
     assert ratios["speedup_vs_naive"] == pytest.approx(
