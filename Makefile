@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-browser run worker test test-unit test-integration test-e2e eval eval-stance eval-summary train-stance chaos soak lint format clean
+.PHONY: help install install-browser run worker test test-unit test-integration test-e2e bench bench-quick bench-api install-wrk eval eval-stance eval-summary train-stance chaos soak lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,6 +62,20 @@ eval: eval-stance eval-summary ## Both evaluations
 
 train-stance: install ## Retrain the stance model from FNC-1 train (reproducible, resumable)
 	$(PY) -m scripts.train_stance
+
+bench: install ## Throughput: naive vs in-process vs end-to-end vs raw model, in one run (<= 10 min)
+	$(PY) -m scripts.bench
+
+bench-quick: install ## The same benchmark on a smaller corpus (<= 2 min)
+	$(PY) -m scripts.bench --quick
+
+install-wrk: ## Debian's wrk for bench-api (as root)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+	  echo "wrk is not installed and cannot be installed here (not root)"
+
+bench-api: install install-wrk ## API latency under a fixed POST rate vs a bare Flask endpoint (wrk)
+	$(PY) -m scripts.bench_api
 
 chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
 	$(PY) -m scripts.chaos
