@@ -20,11 +20,8 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -95,54 +92,6 @@ def bare_app() -> Any:
         return {"status": "ok"}
 
     return app
-
-
-class GunicornApp:
-    """An app under gunicorn with the flags `scripts.processes.ApiProcess` gives the API."""
-
-    def __init__(self, target: str, port: int, log_path: Path, workers: int = 2) -> None:
-        self.target = target
-        self.url = f"http://127.0.0.1:{port}"
-        self.port = port
-        self.workers = workers
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> GunicornApp:
-        from scripts.processes import BIN, service_env
-
-        args = [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
-            self.target,
-        ]  # fmt: skip
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            args, cwd=REPO_ROOT, env=service_env(), stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"{self.target} did not come up")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
 
 
 def find_wrk() -> str:
@@ -236,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         api = ApiProcess(server.url, free_port(), work / "api.log", NEWSNLP_JOB_TTL_SECONDS="600")
         api.start()
-        bare = GunicornApp("scripts.bench_api:bare_app()", free_port(), work / "bare.log").start()
+        bare = ApiProcess(
+            server.url, free_port(), work / "bare.log", target="scripts.bench_api:bare_app()"
+        ).start()
         results = {}
         for name, url in (("bare", bare.url), ("api", api.url)):
             run_wrk(url, body_path, args.rate, 3, args.connections, work)  # warm-up

@@ -135,9 +135,18 @@ def alive(pid: int) -> bool:
 
 
 class ApiProcess:
-    """The API under gunicorn on 127.0.0.1:`port`."""
+    """The API (or another WSGI `target` with a /healthz route) under gunicorn on 127.0.0.1."""
 
-    def __init__(self, redis_url: str, port: int, log_path: Path, workers: int = 2, **env: str):
+    def __init__(
+        self,
+        redis_url: str,
+        port: int,
+        log_path: Path,
+        workers: int = 2,
+        target: str = "api:create_app()",
+        **env: str,
+    ):
+        self.target = target
         self.url = f"http://127.0.0.1:{port}"
         self.port = port
         self.workers = workers
@@ -151,7 +160,7 @@ class ApiProcess:
         args = [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
-            "api:create_app()",
+            self.target,
         ]  # fmt: skip
         self.process, self.log = spawn(args, self.env, self.log_path)
         deadline = time.monotonic() + timeout
@@ -163,7 +172,7 @@ class ApiProcess:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise TimeoutError("the API did not come up")
+        raise TimeoutError(f"{self.target} did not come up")
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is not None and not self.log.closed:
