@@ -14,8 +14,6 @@ import argparse
 import json
 import logging
 import sys
-import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,7 @@ import numpy as np
 from scripts.fnc_data import (
     REPO_ROOT,
     EmbeddingCache,
-    body_document,
+    body_groups,
     data_dir,
     load_bodies,
     load_pairs,
@@ -52,25 +50,13 @@ LATENCY_CLAIMS = (
 def evaluate(detector: TrainedStanceDetector, cache: EmbeddingCache) -> StanceReport:
     bodies = load_bodies("competition_test")
     pairs = load_pairs("competition_test")
-    headlines = sorted({p.headline for p in pairs})
-    head_vec = dict(zip(headlines, cache.text_vectors(headlines), strict=True))
-    by_body: dict[int, list[int]] = defaultdict(list)
-    for i, p in enumerate(pairs):
-        by_body[p.body_id].append(i)
     predicted = [""] * len(pairs)
-    t0 = time.perf_counter()
-    for n, (body_id, rows) in enumerate(sorted(by_body.items()), start=1):
-        body = bodies[body_id]
-        document = body_document(body)
-        vectors = cache.body_vectors(body, document)
-        claims = [pairs[i].headline for i in rows]
+    for group in body_groups(pairs, bodies, cache, "competition test"):
         stances = detector.detect(
-            claims, document, vectors, np.stack([head_vec[c] for c in claims])
+            group.claims, group.document, group.sentence_vectors, group.claim_vectors
         )
-        for i, stance in zip(rows, stances, strict=True):
+        for i, stance in zip(group.rows, stances, strict=True):
             predicted[i] = stance.label
-        if n % 200 == 0:
-            logger.info("%d/%d bodies, %.0fs", n, len(by_body), time.perf_counter() - t0)
     return stance_report([p.stance for p in pairs], predicted)
 
 

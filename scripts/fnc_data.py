@@ -11,7 +11,9 @@ import csv
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +127,43 @@ class EmbeddingCache:
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, vectors)
         tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class BodyGroup:
+    """The pairs of one body: their row numbers, the body's document and cached vectors."""
+
+    rows: list[int]
+    document: Document
+    sentence_vectors: np.ndarray
+    claims: list[str]
+    claim_vectors: np.ndarray
+
+
+def body_groups(
+    pairs: Sequence[Pair], bodies: dict[int, str], cache: EmbeddingCache, label: str
+) -> Iterator[BodyGroup]:
+    """The pairs grouped by body (in body-id order), as the service sees them: one document
+    and one set of sentence vectors per body, the claims' vectors beside them."""
+    headlines = sorted({p.headline for p in pairs})
+    head_vec = dict(zip(headlines, cache.text_vectors(headlines), strict=True))
+    by_body: dict[int, list[int]] = defaultdict(list)
+    for i, p in enumerate(pairs):
+        by_body[p.body_id].append(i)
+    t0 = time.perf_counter()
+    for n, (body_id, rows) in enumerate(sorted(by_body.items()), start=1):
+        body = bodies[body_id]
+        document = body_document(body)
+        claims = [pairs[i].headline for i in rows]
+        yield BodyGroup(
+            rows=rows,
+            document=document,
+            sentence_vectors=cache.body_vectors(body, document),
+            claims=claims,
+            claim_vectors=np.stack([head_vec[c] for c in claims]),
+        )
+        if n % 200 == 0:
+            logger.info("%s: %d/%d bodies, %.0fs", label, n, len(by_body), time.perf_counter() - t0)
 
 
 def embed_split(split: str, cache: EmbeddingCache) -> None:

@@ -32,7 +32,7 @@ from scripts.fnc_data import (
     SENTENCE_RECIPE,
     EmbeddingCache,
     Pair,
-    body_document,
+    body_groups,
     load_bodies,
     load_pairs,
 )
@@ -128,28 +128,11 @@ def build_features(
     if path.is_file():
         logger.info("features for %s from cache %s", tag, path.name)
         return np.load(path)
-    headlines = sorted({p.headline for p in pairs})
-    head_vec = dict(zip(headlines, cache.text_vectors(headlines), strict=True))
-    by_body: dict[int, list[int]] = defaultdict(list)
-    for i, p in enumerate(pairs):
-        by_body[p.body_id].append(i)
     out = np.zeros((len(pairs), len(FEATURE_NAMES)), dtype=np.float32)
-    t0 = time.perf_counter()
-    for n, (body_id, rows) in enumerate(sorted(by_body.items()), start=1):
-        body = bodies[body_id]
-        document = body_document(body)
-        vectors = cache.body_vectors(body, document)
-        claims = [pairs[i].headline for i in rows]
-        claim_vectors = np.stack([head_vec[c] for c in claims])
-        out[rows] = claim_matrix(claims, claim_vectors, document, vectors, lex)
-        if n % 200 == 0:
-            logger.info(
-                "%s: features of %d/%d bodies, %.0fs",
-                tag,
-                n,
-                len(by_body),
-                time.perf_counter() - t0,
-            )
+    for group in body_groups(pairs, bodies, cache, f"{tag}: features"):
+        out[group.rows] = claim_matrix(
+            group.claims, group.claim_vectors, group.document, group.sentence_vectors, lex
+        )
     np.save(path, out)
     return out
 
