@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -15,7 +14,7 @@ from flask_smorest import Blueprint
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.services import services
-from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
+from jobs.contract import ANALYZE_TASK, QUEUE
 from jobs.store import JobRecord, record_body, request_hash
 from jobs.webhooks import DestinationRefused, check_destination
 
@@ -146,13 +145,12 @@ class Job(MethodView):
 
         `?wait=N` holds the answer up to N seconds (at most 60) until the job ends.
         """
-        record = _get(job_id)
-        deadline = time.monotonic() + args["wait"]
-        delay = 0.05
-        while record.status not in TERMINAL_STATUSES and time.monotonic() < deadline:
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 0.5)
-            record = _get(job_id)
+        if not _valid_id(job_id):
+            raise ApiError(404, "job_not_found", "No job with this id.")
+        # Answered as soon as the job ends: the store is told on the job's channel.
+        record = services().store.wait(job_id, args["wait"])
+        if record is None:
+            raise ApiError(404, "job_not_found", "No job with this id.")
         return job_body(record)
 
     @blp.response(200, JobSchema)

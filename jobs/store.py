@@ -4,19 +4,22 @@ Celery reports an unknown task id as PENDING, so the service keeps its own recor
 exists exactly when the API created it. Every status change is a small Lua script, so a
 change is atomic and a job in a terminal status never changes again: a redelivered message
 (after a crashed worker or a visibility timeout) cannot overwrite a result with another one.
+The scripts that end a job also publish its new status on the job's channel, in the same
+atomic step, so that a client waiting on the job is answered when it ends (`JobStore.wait`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from jobs.contract import JobStatus
+from jobs.contract import TERMINAL_STATUSES, JobStatus
 
 _START = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -28,6 +31,7 @@ local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if attempts >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[3])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('PUBLISH', ARGV[5], 'failed')
   return {'failed', false}
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1])
@@ -45,6 +49,7 @@ end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], ARGV[2], ARGV[3], 'finished_at', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'writes', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[1])
 return 1
 """
 
@@ -70,6 +75,7 @@ if status == 'succeeded' or status == 'failed' or status == 'canceled' then retu
 redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[1],
            'error', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], 'canceled')
 return 'was_' .. status
 """
 
@@ -147,6 +153,7 @@ class JobStore:
         max_attempts: int = 3,
         prefix: str = "newsnlp:job:",
         idempotency_prefix: str = "newsnlp:idem:",
+        wait_recheck_seconds: float = 1.0,
     ) -> None:
         self.idempotency_prefix = idempotency_prefix
         self.client = client
@@ -154,6 +161,7 @@ class JobStore:
         self.pending_ttl_seconds = max(pending_ttl_seconds, ttl_seconds)
         self.max_attempts = max_attempts
         self.prefix = prefix
+        self.wait_recheck_seconds = wait_recheck_seconds
         self._create = client.register_script(_CREATE)
         self._start = client.register_script(_START)
         self._finish = client.register_script(_FINISH)
@@ -161,6 +169,10 @@ class JobStore:
 
     def key(self, job_id: str) -> str:
         return self.prefix + job_id
+
+    def ended_channel(self, job_id: str) -> str:
+        """The pub/sub channel on which the job's terminal status is published."""
+        return self.prefix + job_id + ":ended"
 
     def create(
         self,
@@ -205,7 +217,12 @@ class JobStore:
         already had, or 'was_queued' / 'was_running'."""
         error = json.dumps({"code": "canceled", "message": "the job was canceled by a client"})
         return (
-            _text(self._cancel(keys=[self.key(job_id)], args=[utc_now(), error, self.ttl_seconds]))
+            _text(
+                self._cancel(
+                    keys=[self.key(job_id)],
+                    args=[utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)],
+                )
+            )
             or "missing"
         )
 
@@ -239,6 +256,34 @@ class JobStore:
             webhook=json.loads(raw["webhook"]) if raw["webhook"] else None,
         )
 
+    def wait(self, job_id: str, timeout: float) -> JobRecord | None:
+        """The job's record as soon as the job has ended, or as it is after `timeout` s.
+
+        Subscribes to the job's channel first and reads the record after: an end written
+        before the subscription is in the record, one written after it is published. The
+        record is also read again every `wait_recheck_seconds`, so that a lost message (a
+        Redis restart drops subscriptions) costs at most that much delay, never the answer.
+        """
+        record = self.get(job_id)
+        if record is None or record.status in TERMINAL_STATUSES or timeout <= 0:
+            return record
+        deadline = time.monotonic() + timeout
+        pubsub = self.client.pubsub()
+        try:
+            pubsub.subscribe(self.ended_channel(job_id))
+            # The confirmation: from here on, the job's end cannot pass unseen.
+            pubsub.get_message(timeout=min(timeout, self.wait_recheck_seconds))
+            record = self.get(job_id)
+            while record is not None and record.status not in TERMINAL_STATUSES:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                pubsub.get_message(timeout=min(remaining, self.wait_recheck_seconds))
+                record = self.get(job_id)
+            return record
+        finally:
+            pubsub.close()
+
     def set_webhook_outcome(self, job_id: str, outcome: dict[str, Any]) -> None:
         """Record how the job's webhook went (only on an existing record)."""
         key = self.key(job_id)
@@ -263,7 +308,13 @@ class JobStore:
         )
         status, request = self._start(
             keys=[self.key(job_id)],
-            args=[utc_now(), self.max_attempts, error, self.ttl_seconds],
+            args=[
+                utc_now(),
+                self.max_attempts,
+                error,
+                self.ttl_seconds,
+                self.ended_channel(job_id),
+            ],
         )
         status = _text(status) or "missing"
         return StartedJob(status=status, request=json.loads(request) if request else None)
@@ -284,6 +335,7 @@ class JobStore:
                 json.dumps(value, ensure_ascii=False),
                 utc_now(),
                 self.ttl_seconds,
+                self.ended_channel(job_id),
             ],
         )
         return bool(done)

@@ -134,3 +134,64 @@ def test_every_key_of_ours_expires(client, worker, redis_client):
         if key in (b"newsnlp:metrics",):
             continue  # counters live as long as Redis does, like Prometheus counters
         assert redis_client.ttl(key) > 0, key
+
+
+def _wait_in_thread(store, job_id, timeout):
+    """Start `store.wait(job_id, timeout)` in a thread; returns (thread, outcome dict)."""
+    import threading
+
+    outcome = {}
+
+    def run():
+        outcome["record"] = store.wait(job_id, timeout)
+        outcome["at"] = time.monotonic()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.parametrize("ending", ["succeed", "fail", "cancel", "worker_lost"])
+def test_a_waiting_client_is_told_when_the_job_ends(redis_client, ending):
+    # A re-read only every 60 s: the answer within seconds can only come from the message
+    # that the ending script publishes.
+    store = JobStore(redis_client, ttl_seconds=60, max_attempts=1, wait_recheck_seconds=60)
+    job_id = {"succeed": "1", "fail": "2", "cancel": "3", "worker_lost": "4"}[ending] * 32
+    store.create(job_id, {"tasks": ["summary"]})
+    if ending == "worker_lost":
+        store.start(job_id)  # the one allowed start; the next one fails the job
+    thread, outcome = _wait_in_thread(store, job_id, timeout=50)
+    time.sleep(0.5)
+    assert thread.is_alive()  # still waiting: the job has not ended
+    ended_at = time.monotonic()
+    {
+        "succeed": lambda: store.succeed(job_id, {"summary": None}),
+        "fail": lambda: store.fail(job_id, "x", "y"),
+        "cancel": lambda: store.cancel(job_id),
+        "worker_lost": lambda: store.start(job_id),
+    }[ending]()
+    thread.join(timeout=55)
+    expected = {"succeed": "succeeded", "cancel": "canceled"}.get(ending, "failed")
+    assert outcome["record"].status == expected
+    assert outcome["at"] - ended_at < 5
+
+
+def test_a_lost_message_costs_one_recheck_not_the_answer(redis_client):
+    store = JobStore(redis_client, ttl_seconds=60, wait_recheck_seconds=0.5)
+    store.create("5" * 32, {"tasks": ["summary"]})
+    thread, outcome = _wait_in_thread(store, "5" * 32, timeout=30)
+    time.sleep(0.3)
+    # Ended without a message (as if it were lost with a Redis restart).
+    redis_client.hset(store.key("5" * 32), "status", "succeeded")
+    thread.join(timeout=35)
+    assert outcome["record"].status == "succeeded"
+
+
+def test_wait_on_an_ended_or_unknown_job_answers_at_once(redis_client):
+    store = JobStore(redis_client, ttl_seconds=60, wait_recheck_seconds=60)
+    store.create("6" * 32, {"tasks": ["summary"]})
+    store.succeed("6" * 32, {"summary": None})
+    t0 = time.monotonic()
+    assert store.wait("6" * 32, timeout=30).status == "succeeded"
+    assert store.wait("7" * 32, timeout=30) is None
+    assert time.monotonic() - t0 < 5
