@@ -320,10 +320,13 @@ def worker_settings(stance_backend: str, threads: int, processes: int = 1) -> An
 
 
 def run_in_process(
-    articles: Sequence[Article], warmup: Sequence[Article], tokens: int, analyzer: Any
+    articles: Sequence[Article],
+    warmup: Sequence[Article],
+    tokens: int,
+    analyzer: Any,
+    threads: int,
 ) -> Phase:
     """The worker's Analyzer in a loop; then the resubmission of some articles (cache)."""
-    import torch
 
     from services.analysis import AnalysisRequest
 
@@ -350,7 +353,7 @@ def run_in_process(
         extra["resubmission_p50_ms"] = round(float(np.median(resubmitted)), 1)
         extra["first_submission_p50_ms"] = round(float(np.median(latencies[: len(again)])), 1)
     return Phase(
-        "in_process", "in-process (worker's Analyzer in a loop)", 1, torch.get_num_threads(),
+        "in_process", "in-process (worker's Analyzer in a loop)", 1, threads,
         len(articles), seconds, tokens, latencies, extra,
     )  # fmt: skip
 
@@ -373,26 +376,32 @@ def describe_encoder(encoder: Any) -> dict[str, Any]:
 
 
 def run_raw(
-    prepared: Sequence[PreparedArticle], warmup: Sequence[PreparedArticle], encoder: Any
+    prepared: Sequence[PreparedArticle],
+    warmup: Sequence[PreparedArticle],
+    encoder: Any,
+    threads: int,
 ) -> Phase:
     """The encoder's forward passes alone, over the batches the pipeline makes."""
-    import torch
 
     inner = getattr(encoder, "encoder", encoder)
-    for p in warmup:
-        for batch in inner.plan(p.texts):
-            inner.forward(batch)
-    batches = [inner.plan(p.texts) for p in prepared]  # tokenized before the clock starts
-    tokens = sum(b.tokens for article in batches for b in article)
 
     def run(article_batches: list[Any]) -> None:
-        for batch in article_batches:
-            inner.forward(batch)
+        # As the encoder runs them: on its own threads when it has several.
+        if hasattr(inner, "map"):
+            inner.map(inner.forward, article_batches)
+        else:
+            for batch in article_batches:
+                inner.forward(batch)
+
+    for p in warmup:
+        run(inner.plan(p.texts))
+    batches = [inner.plan(p.texts) for p in prepared]  # tokenized before the clock starts
+    tokens = sum(b.tokens for article in batches for b in article)
 
     seconds, latencies = _timed_loop(batches, run)
     padded = sum(b.input_ids.size for article in batches for b in article)
     return Phase(
-        "raw", "raw model forward (same batches, pre-tokenized)", 1, torch.get_num_threads(),
+        "raw", "raw model forward (same batches, pre-tokenized)", 1, threads,
         len(prepared), seconds, tokens, latencies,
         {"padded_tokens": padded, "batches": sum(len(b) for b in batches)},
     )  # fmt: skip
@@ -704,7 +713,7 @@ def pipeline_phases(
     """Phases 2 and 3, in a process set up as a worker's pool process is."""
     _child_logging()
     from worker.models import build_analyzer
-    from worker.runtime import configure_threads
+    from worker.runtime import configure_threads, thread_count
 
     settings = worker_settings(stance_backend, threads)
     configure_threads(settings)
@@ -712,9 +721,10 @@ def pipeline_phases(
     inner = getattr(analyzer.encoder, "encoder", analyzer.encoder)
     prepared, prepared_warmup = prepare(articles), prepare(warmup)
     tokens = count_tokens(prepared, inner.batcher)
-    in_process = run_in_process(articles, warmup, tokens, analyzer)
+    threads = thread_count(settings)  # the process's threads, however the encoder uses them
+    in_process = run_in_process(articles, warmup, tokens, analyzer, threads)
     logger.info("in-process: %.2f articles/s", in_process.articles_per_s)
-    raw = run_raw(prepared, prepared_warmup, analyzer.encoder)
+    raw = run_raw(prepared, prepared_warmup, analyzer.encoder, threads)
     if raw.tokens != tokens:
         raise AssertionError(f"raw phase counted {raw.tokens} tokens, not {tokens}")
     logger.info("raw: %.0f tokens/s", raw.tokens_per_s)

@@ -12,12 +12,16 @@ as `services.encoder.SentenceEncoder`, with three differences that only change s
   sentences padded to its longest one is about half padding;
 - the weights may run in bfloat16 (`dtype="bfloat16"`), which CPUs with AVX512-BF16 or AMX
   compute at about twice the fp32 rate; pooling and normalisation stay in float32;
+- with `threads` > 1, each batch is dealt into that many interleaved parts and the parts run
+  on the encoder's own threads, one torch thread each (`split_batch`): the threads meet once
+  per text list instead of at every operation, as torch's intra-op threads do, so a busy
+  neighbour on one core (the API, Redis, the queue) costs the CPU it takes and no more;
 - `CachingEncoder` keeps the vectors of texts already seen (content hash, bounded LRU), so a
   resubmitted article or a repeated claim is not embedded again.
 
 Every encoder here has `encode(texts) -> np.ndarray` (rows of unit length, input order) and
-exposes its batches (`plan`) and forward pass (`forward`) so that a benchmark can time the
-model alone on exactly the batches the service runs.
+exposes its batches (`plan`), forward pass (`forward`) and how it runs them (`map`) so that a
+benchmark can time the model alone on exactly the batches the service runs, as it runs them.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -37,6 +42,8 @@ from services.encoder import EMBEDDING_DIM, ModelLoadError
 logger = logging.getLogger(__name__)
 
 DTYPES = ("float32", "bfloat16")
+
+T = TypeVar("T")
 
 
 def native_bfloat16() -> bool:
@@ -148,6 +155,24 @@ class TokenBatcher:
                 mask[r, : len(ids[i])] = 1
             batches.append(EncoderBatch(tuple(rows), input_ids, mask))
         return batches
+
+
+def split_batch(batch: EncoderBatch, parts: int) -> list[EncoderBatch]:
+    """`batch` dealt into at most `parts` batches (rows 0, k, 2k... to the first, and so on),
+    each cut to its own longest text. Rows are sorted by length, so the parts are alike."""
+    out = []
+    for k in range(min(parts, len(batch.rows))):
+        picked = list(range(k, len(batch.rows), parts))
+        mask = batch.attention_mask[picked]
+        width = int(mask.sum(axis=1).max())
+        out.append(
+            EncoderBatch(
+                tuple(batch.rows[i] for i in picked),
+                np.ascontiguousarray(batch.input_ids[picked, :width]),
+                np.ascontiguousarray(mask[:, :width]),
+            )
+        )
+    return out
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -292,7 +317,11 @@ class TorchSentenceEncoder:
         max_batch_tokens: int = 8192,
         max_batch_size: int = 128,
         max_padding: float = 0.4,
+        threads: int = 1,
     ) -> None:
+        """`threads` > 1: batches are split and run on that many threads of the encoder's
+        own; the caller then gives torch one intra-op thread (`torch.set_num_threads(1)`),
+        or the threads would oversubscribe the cores."""
         import torch
 
         if dtype not in DTYPES:
@@ -311,10 +340,30 @@ class TorchSentenceEncoder:
         )
         self.model = _bert_net(path, dtype)
         self._torch = torch
-        logger.info("loaded sentence encoder from %s (torch, %s)", path, dtype)
+        self.threads = max(1, threads)
+        self._pool = (
+            ThreadPoolExecutor(self.threads, thread_name_prefix="encoder")
+            if self.threads > 1
+            else None
+        )
+        logger.info(
+            "loaded sentence encoder from %s (torch, %s, %d threads)", path, dtype, self.threads
+        )
 
     def plan(self, texts: Sequence[str]) -> list[EncoderBatch]:
-        return self.batcher.plan(texts)
+        """The batches `encode` runs: with several threads, each planned batch split into one
+        part per thread, largest first (so that the threads finish together)."""
+        batches = self.batcher.plan(texts)
+        if self.threads == 1:
+            return batches
+        parts = [part for batch in batches for part in split_batch(batch, self.threads)]
+        return sorted(parts, key=lambda b: b.input_ids.size, reverse=True)
+
+    def map(self, func: Callable[[EncoderBatch], T], batches: Sequence[EncoderBatch]) -> list[T]:
+        """`func` of each batch, in order; on the encoder's threads when it has several."""
+        if self._pool is None:
+            return [func(batch) for batch in batches]
+        return list(self._pool.map(func, batches))
 
     def forward(self, batch: EncoderBatch) -> np.ndarray:
         """The model's last hidden state of one batch, as float32 (batch, length, 384)."""
@@ -325,11 +374,20 @@ class TorchSentenceEncoder:
             )
             return hidden.float().numpy()
 
+    def embed(self, batch: EncoderBatch) -> np.ndarray:
+        """The unit vectors of one batch's texts."""
+        return mean_pool(self.forward(batch), batch.attention_mask)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        for batch in self.plan(texts):
-            out[list(batch.rows)] = mean_pool(self.forward(batch), batch.attention_mask)
+        batches = self.plan(texts)
+        for batch, vectors in zip(batches, self.map(self.embed, batches), strict=True):
+            out[list(batch.rows)] = vectors
         return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
 
 
 class CachingEncoder:

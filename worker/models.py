@@ -9,7 +9,7 @@ from services.encoder import ModelLoadError, packaged_minilm_path
 from services.encoders import TextEncoder
 from services.stance import SimilarityStanceDetector, StanceDetector
 from services.summarization import ExtractiveSettings, ExtractiveSummarizer, Summarizer
-from worker.runtime import thread_count
+from worker.runtime import encoder_threads, thread_count
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -46,12 +46,13 @@ def build_summarizer(settings: WorkerSettings) -> Summarizer:
     )
 
 
-def build_encoder(settings: WorkerSettings, threads: int = 1) -> TextEncoder:
+def build_encoder(settings: WorkerSettings) -> TextEncoder:
     """The sentence encoder the settings name, behind a bounded vector cache.
 
-    torch: bfloat16 where the CPU computes it natively (`encoder_dtype=auto`), else float32;
-    onnx: ONNX Runtime with `threads` intra-op threads (the packaged int8-stored file unless
-    `onnx_model` names another).
+    torch: bfloat16 where the CPU computes it natively (`encoder_dtype=auto`), else float32,
+    on `encoder_threads` threads of its own; onnx: ONNX Runtime with the process's share of
+    the cores as intra-op threads (the packaged int8-stored file unless `onnx_model` names
+    another).
     """
     from services.encoders import CachingEncoder, TorchSentenceEncoder, native_bfloat16
 
@@ -60,12 +61,16 @@ def build_encoder(settings: WorkerSettings, threads: int = 1) -> TextEncoder:
         from services.encoder_onnx import OnnxSentenceEncoder, packaged_onnx_path
 
         model_file = settings.onnx_model or packaged_onnx_path()
-        encoder = OnnxSentenceEncoder(model_file, packaged_minilm_path(), threads=threads)
+        encoder = OnnxSentenceEncoder(
+            model_file, packaged_minilm_path(), threads=thread_count(settings)
+        )
     else:
         dtype = settings.encoder_dtype
         if dtype == "auto":
             dtype = "bfloat16" if native_bfloat16() else "float32"
-        encoder = TorchSentenceEncoder(packaged_minilm_path(), dtype=dtype)
+        encoder = TorchSentenceEncoder(
+            packaged_minilm_path(), dtype=dtype, threads=encoder_threads(settings)
+        )
     if settings.encoder_cache_size > 0:
         encoder = CachingEncoder(encoder, settings.encoder_cache_size)
     return encoder
@@ -73,7 +78,7 @@ def build_encoder(settings: WorkerSettings, threads: int = 1) -> TextEncoder:
 
 def build_analyzer(settings: WorkerSettings) -> Analyzer:
     """Load every model the settings name; raises ModelLoadError with the cause."""
-    encoder = build_encoder(settings, thread_count(settings))
+    encoder = build_encoder(settings)
     analyzer = Analyzer(encoder, build_summarizer(settings), build_stance_detector(settings))
     logger.info(
         "models loaded: summarizer=%s stance=%s", settings.summarizer, settings.stance_backend

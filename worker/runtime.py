@@ -43,16 +43,41 @@ def thread_count(settings: WorkerSettings) -> int:
     return max(1, (cores or 1) // settings.concurrency)
 
 
+def encoder_threads(settings: WorkerSettings) -> int:
+    """Threads of the torch sentence encoder's own (each batch split over them).
+
+    The process's share of the cores when the encoder is its only torch model (the default
+    worker: extractive summaries, trained or similarity stance); then torch itself runs one
+    thread per call. With a seq2seq summarizer or an NLI stance model, which compute through
+    torch's intra-op threads, the encoder runs on those too (1 here).
+
+    Why: torch's intra-op threads meet at every operation, thousands of times an article, so
+    a thread that loses its core for a moment (to the API, Redis or the queue on the same
+    machine) stalls the others. Measured on 2 cores with a neighbour taking ~10 % of one:
+    intra-op threads lost 22 % of their throughput, the encoder's own threads 5 %.
+    """
+    only_torch_model = settings.summarizer == "extractive" and settings.stance_backend != "nli"
+    if settings.encoder == "torch" and only_torch_model:
+        return thread_count(settings)
+    return 1
+
+
+def torch_threads(settings: WorkerSettings) -> int:
+    """torch's intra-op threads: 1 when the encoder runs threads of its own, else the share."""
+    return 1 if encoder_threads(settings) > 1 else thread_count(settings)
+
+
 def configure_threads(settings: WorkerSettings) -> None:
     """Give this process its share of the cores and bound torch's kernel caches.
 
-    torch (and its MKL/oneDNN) gets the thread count, numpy's own BLAS one thread (its
+    torch (and its MKL/oneDNN) gets `torch_threads`, numpy's own BLAS one thread (its
     products here are tiny, and a second pool of spinning threads would fight torch's);
-    ONNX Runtime's session takes the same count when it is built (`build_encoder`).
+    the encoder its `encoder_threads` and ONNX Runtime's session the share when they are
+    built (`build_encoder`).
     """
     import torch
 
-    threads = thread_count(settings)
+    threads = torch_threads(settings)
     for variable in ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY"):
         os.environ.setdefault(variable, ONEDNN_CACHE_CAPACITY)
     try:
@@ -62,4 +87,9 @@ def configure_threads(settings: WorkerSettings) -> None:
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         logger.warning("threadpoolctl missing: numpy's BLAS threads are not limited")
     torch.set_num_threads(threads)
-    logger.info("worker process %s uses %s torch threads", os.getpid(), threads)
+    logger.info(
+        "worker process %s: %d torch threads, %d encoder threads",
+        os.getpid(),
+        threads,
+        encoder_threads(settings),
+    )

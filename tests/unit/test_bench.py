@@ -70,8 +70,8 @@ def test_the_in_process_phases_run_and_count_the_same_tokens(corpus):
     inner = analyzer.encoder.encoder
     prepared = bench.prepare(articles)
     tokens = bench.count_tokens(prepared, inner.batcher)
-    in_process = bench.run_in_process(articles, warmup[:1], tokens, analyzer)
-    raw = bench.run_raw(prepared, bench.prepare(warmup[:1]), analyzer.encoder)
+    in_process = bench.run_in_process(articles, warmup[:1], tokens, analyzer, 1)
+    raw = bench.run_raw(prepared, bench.prepare(warmup[:1]), analyzer.encoder, 1)
     assert naive.articles == in_process.articles == raw.articles == len(articles)
     assert raw.tokens == tokens > 0
     assert len(in_process.latencies_ms) == len(articles)

@@ -8,8 +8,15 @@ import pytest
 from jobs.env import ConfigError
 from services.cleaning import clean_article
 from services.encoder import packaged_minilm_path
-from services.encoders import CachingEncoder, TorchSentenceEncoder, native_bfloat16, plan_batches
+from services.encoders import (
+    CachingEncoder,
+    TorchSentenceEncoder,
+    native_bfloat16,
+    plan_batches,
+    split_batch,
+)
 from worker.models import build_encoder
+from worker.runtime import encoder_threads, torch_threads
 from worker.settings import WorkerSettings
 
 
@@ -38,6 +45,55 @@ def test_bfloat16_vectors_stay_within_the_fidelity_bound(sentences, reference_ve
     cosines = (vectors * reference_vectors).sum(axis=1)
     assert cosines.mean() >= 0.999
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_encoders_own_threads_give_the_same_vectors(sentences, reference_vectors, threads):
+    encoder = TorchSentenceEncoder(packaged_minilm_path(), dtype="float32", threads=threads)
+    try:
+        batches = encoder.plan(sentences)
+        # Every planned batch was dealt over the threads: more parts than planned batches.
+        assert len(batches) > len(encoder.batcher.plan(sentences))
+        vectors = encoder.encode(sentences)
+    finally:
+        encoder.close()
+    assert np.abs(vectors - reference_vectors).max() < 1e-5
+
+
+def test_a_split_batch_keeps_every_row_once_cut_to_its_own_longest(sentences):
+    batch = max(
+        TorchSentenceEncoder(packaged_minilm_path()).plan(sentences), key=lambda b: b.tokens
+    )
+    parts = split_batch(batch, 3)
+    assert len(parts) == 3
+    assert sorted(r for p in parts for r in p.rows) == sorted(batch.rows)
+    assert sum(p.tokens for p in parts) == batch.tokens
+    for part in parts:
+        assert part.attention_mask[:, -1].any()  # no column of padding only
+        assert part.input_ids.shape == part.attention_mask.shape
+        assert part.input_ids.flags["C_CONTIGUOUS"]
+        for r, row in enumerate(part.rows):
+            source = batch.rows.index(row)
+            width = part.input_ids.shape[1]
+            assert (part.input_ids[r] == batch.input_ids[source, :width]).all()
+    assert len(split_batch(batch, len(batch.rows) + 5)) == len(batch.rows)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"NEWSNLP_TORCH_THREADS": "2"}, (2, 1)),
+        ({"NEWSNLP_TORCH_THREADS": "1"}, (1, 1)),
+        ({"NEWSNLP_TORCH_THREADS": "2", "NEWSNLP_STANCE_BACKEND": "similarity"}, (2, 1)),
+        # Another torch model computes through torch's intra-op threads: the encoder too.
+        ({"NEWSNLP_TORCH_THREADS": "2", "NEWSNLP_STANCE_BACKEND": "nli"}, (1, 2)),
+        ({"NEWSNLP_TORCH_THREADS": "2", "NEWSNLP_SUMMARIZER": "seq2seq"}, (1, 2)),
+        ({"NEWSNLP_TORCH_THREADS": "2", "NEWSNLP_ENCODER": "onnx"}, (1, 2)),
+    ],
+)
+def test_threads_are_either_the_encoders_or_torchs_never_both(env, expected):
+    settings = WorkerSettings.from_env(env)
+    assert (encoder_threads(settings), torch_threads(settings)) == expected
 
 
 def test_tokens_are_the_reference_tokenizers(encoder, sentences):
