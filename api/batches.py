@@ -51,7 +51,7 @@ class BatchSchema(ma.Schema):
 
 @blp.route("")
 class Batches(MethodView):
-    @blp.arguments(BatchCreateSchema)
+    @blp.arguments(BatchCreateSchema())
     @blp.response(202, BatchSchema)
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Submit up to 100 jobs; all are validated before any is queued."""

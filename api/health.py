@@ -38,7 +38,7 @@ class ReadyArgs(ma.Schema):
 
 @blp.route("/readyz")
 class Ready(MethodView):
-    @blp.arguments(ReadyArgs, location="query")
+    @blp.arguments(ReadyArgs(), location="query")
     @blp.response(200)
     @blp.alt_response(503, description="Redis unreachable or no live worker")
     def get(self, args: dict[str, str]) -> dict[str, Any]:

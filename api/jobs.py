@@ -15,7 +15,9 @@ from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.services import services
 from jobs.contract import ANALYZE_TASK, QUEUE
+from jobs.queue import task_message
 from jobs.store import JobRecord, record_body, request_hash
+from jobs.telemetry import METRICS_KEY, Telemetry
 from jobs.webhooks import DestinationRefused, check_destination
 
 logger = logging.getLogger(__name__)
@@ -66,7 +68,16 @@ def check_limits(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> None:
 def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[str, bool]:
     """Record and enqueue one validated job; returns its id and whether it is new."""
     svc = services()
-    creation = svc.store.create(uuid.uuid4().hex, data, idempotency_key=idempotency_key)
+    job_id = uuid.uuid4().hex
+    # Recorded, queued and counted in one atomic step: a job exists exactly when its
+    # message is in the queue (a Redis failure leaves neither, and the client a 503).
+    creation = svc.store.create(
+        job_id,
+        data,
+        idempotency_key=idempotency_key,
+        enqueue=(QUEUE, task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], QUEUE)),
+        counters=(METRICS_KEY, Telemetry.submitted_fields(data["tasks"])),
+    )
     if not creation.created:
         existing = svc.store.get(creation.job_id)
         same_body = existing is not None and creation.request_hash == request_hash(data)
@@ -77,20 +88,6 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
                 "This Idempotency-Key was used for a different request.",
             )
         return creation.job_id, False
-    try:
-        svc.celery.send_task(
-            ANALYZE_TASK, args=[creation.job_id], task_id=creation.job_id, queue=QUEUE
-        )
-    except Exception:
-        # Not queued means not accepted: remove the record so that no job is left waiting.
-        svc.store.delete(creation.job_id)
-        if idempotency_key is not None:
-            svc.store.forget_idempotency_key(idempotency_key)
-        raise
-    try:
-        svc.telemetry.job_submitted(data["tasks"])
-    except Exception:  # metrics never fail a submission
-        logger.warning("metrics of a submission not recorded")
     tasks = ",".join(data["tasks"])
     logger.info("job %s queued (%s)", creation.job_id, tasks, extra={"job_id": creation.job_id})
     return creation.job_id, True
@@ -116,7 +113,8 @@ def _idempotency_key() -> str | None:
 
 @blp.route("")
 class Jobs(MethodView):
-    @blp.arguments(JobCreateSchema)
+    # Schema instances, not classes: webargs would build one (and its nested ones) per request.
+    @blp.arguments(JobCreateSchema())
     @blp.response(202, JobCreatedSchema)
     @blp.alt_response(200, schema=JobSchema, description="An Idempotency-Key seen before")
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -138,7 +136,7 @@ class Jobs(MethodView):
 
 @blp.route("/<string:job_id>")
 class Job(MethodView):
-    @blp.arguments(WaitSchema, location="query")
+    @blp.arguments(WaitSchema(), location="query")
     @blp.response(200, JobSchema)
     def get(self, args: dict[str, Any], job_id: str) -> dict[str, Any]:
         """Read a job: its status, and its result or error once it has ended.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +66,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('SET', ARGV[5], ARGV[1] .. ' ' .. ARGV[6], 'EX', ARGV[7])
 end
+if ARGV[8] ~= '' then
+  redis.call('LPUSH', ARGV[8], ARGV[9])
+end
+for i = 11, #ARGV do
+  redis.call('HINCRBY', ARGV[10], ARGV[i], 1)
+end
 return {1, ARGV[1]}
 """
 
@@ -80,10 +87,15 @@ return 'was_' .. status
 """
 
 
-def request_hash(request: dict[str, Any]) -> str:
+def request_payload(request: dict[str, Any]) -> str:
+    """A job's request as the record keeps it (keys sorted: one request, one text)."""
+    return json.dumps(request, ensure_ascii=False, sort_keys=True)
+
+
+def request_hash(request: dict[str, Any], payload: str | None = None) -> str:
     """A digest of a job's request, to tell a repeated request from a different one."""
-    payload = json.dumps(request, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    text = request_payload(request) if payload is None else payload
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def utc_now() -> str:
@@ -181,11 +193,18 @@ class JobStore:
         *,
         idempotency_key: str | None = None,
         idempotency_ttl: int = 86_400,
+        enqueue: tuple[str, str] | None = None,
+        counters: tuple[str, Sequence[str]] = ("", ()),
     ) -> Creation:
         """Record a queued job. With an idempotency key already used, create nothing and
-        return the job that key made (the caller compares `request_hash`)."""
-        payload = json.dumps(request, ensure_ascii=False, sort_keys=True)
-        digest = request_hash(request)
+        return the job that key made (the caller compares `request_hash`).
+
+        In the same atomic step, `enqueue=(list, message)` pushes the job's queue message
+        (`jobs.queue.task_message`) and `counters=(hash, fields)` adds one to each field:
+        a job is recorded exactly when its message is queued and counted.
+        """
+        payload = request_payload(request)
+        digest = request_hash(request, payload)
         idem_key = ""
         if idempotency_key is not None:
             idem_key = self._idempotency_key(idempotency_key)
@@ -199,15 +218,15 @@ class JobStore:
                 idem_key,
                 digest,
                 idempotency_ttl,
+                *(enqueue or ("", "")),
+                counters[0],
+                *(counters[1] if counters[0] else ()),
             ],  # fmt: skip
         )
         if created:
             return Creation(job_id=job_id, created=True, request_hash=digest)
         existing_id, existing_hash = (_text(value) or "").split(" ", 1)
         return Creation(job_id=existing_id, created=False, request_hash=existing_hash)
-
-    def forget_idempotency_key(self, idempotency_key: str) -> None:
-        self.client.delete(self._idempotency_key(idempotency_key))
 
     def _idempotency_key(self, idempotency_key: str) -> str:
         return self.idempotency_prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()
@@ -225,9 +244,6 @@ class JobStore:
             )
             or "missing"
         )
-
-    def delete(self, job_id: str) -> None:
-        self.client.delete(self.key(job_id))
 
     def get(self, job_id: str) -> JobRecord | None:
         fields = (

@@ -37,11 +37,11 @@ class Telemetry:
         self.heartbeat_ttl = heartbeat_ttl
 
     # -- recording -----------------------------------------------------------------------
-    def job_submitted(self, tasks: Iterable[str]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for task in tasks:
-            pipe.hincrby(METRICS_KEY, f"submitted|{task}", 1)
-        pipe.execute()
+    @staticmethod
+    def submitted_fields(tasks: Iterable[str]) -> list[str]:
+        """The counters (in `METRICS_KEY`) a submitted job adds one to; the job store adds
+        them in the same script that records the job (`JobStore.create`)."""
+        return [f"submitted|{task}" for task in tasks]
 
     def job_ended(
         self,
