@@ -61,9 +61,10 @@ class Telemetry:
 
     @staticmethod
     def _observe(pipe: redis.client.Pipeline, name: str, label: str, value: float) -> None:
-        for bound in (*DURATION_BUCKETS, math.inf):
-            if value <= bound:
-                pipe.hincrby(METRICS_KEY, f"hist|{name}|{label}|{_bucket_label(bound)}", 1)
+        # One bucket per observation, the first bound at or above it; `histograms` adds them
+        # up into Prometheus's cumulative buckets when the figures are read.
+        bound = next((b for b in DURATION_BUCKETS if value <= b), math.inf)
+        pipe.hincrby(METRICS_KEY, f"hist|{name}|{label}|{_bucket_label(bound)}", 1)
         pipe.hincrby(METRICS_KEY, f"hist|{name}|{label}|count", 1)
         pipe.hincrbyfloat(METRICS_KEY, f"hist|{name}|{label}|sum", value)
 
@@ -96,9 +97,10 @@ def histograms(snapshot: Mapping[str, str], name: str) -> dict[str, Histogram]:
             by_label.setdefault(parts[2], {})[parts[3]] = value
     result = {}
     for label, fields in by_label.items():
-        buckets = {}
+        buckets, below = {}, 0
         for bound in (*DURATION_BUCKETS, math.inf):
-            buckets[_bucket_label(bound)] = int(fields.get(_bucket_label(bound), 0))
+            below += int(fields.get(_bucket_label(bound), 0))
+            buckets[_bucket_label(bound)] = below  # cumulative, as Prometheus reads them
         result[label] = Histogram(
             buckets=buckets, count=int(fields.get("count", 0)), total=float(fields.get("sum", 0))
         )

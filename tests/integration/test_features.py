@@ -195,3 +195,22 @@ def test_wait_on_an_ended_or_unknown_job_answers_at_once(redis_client):
     assert store.wait("6" * 32, timeout=30).status == "succeeded"
     assert store.wait("7" * 32, timeout=30) is None
     assert time.monotonic() - t0 < 5
+
+
+def test_histograms_read_back_cumulative_from_one_bucket_per_observation(redis_client):
+    from jobs.telemetry import METRICS_KEY, Telemetry, histograms
+
+    pipe = redis_client.pipeline()
+    for value in (0.03, 0.07, 0.07, 0.1, 200.0):
+        Telemetry._observe(pipe, "histogram_test", "x", value)
+    pipe.execute()
+    try:
+        snapshot = Telemetry(redis_client).snapshot()
+        (hist,) = histograms(snapshot, "histogram_test").values()
+    finally:
+        redis_client.hdel(METRICS_KEY, *[k for k in snapshot if "histogram_test" in k])
+    assert hist.buckets["0.05"] == 1
+    assert hist.buckets["0.1"] == 4  # 0.1 itself is in the bucket "<= 0.1"
+    assert hist.buckets["120.0"] == 4
+    assert hist.buckets["+Inf"] == hist.count == 5
+    assert hist.total == pytest.approx(200.27)
