@@ -54,6 +54,7 @@ CLAIMS_PER_ARTICLE = 3
 CLAIM_SEED = 20150601
 QUICK_ARTICLES = 40
 WARMUP_ARTICLES = 4
+ROUNDS = 3
 
 
 def data_dir() -> Path:
@@ -178,8 +179,17 @@ class Phase:
             "tokens_per_s": round(self.tokens_per_s, 1),
             "p50_ms": _round(self.percentile(50)),
             "p95_ms": _round(self.percentile(95)),
-            **{k: v for k, v in self.extra.items() if k != "outcomes"},
+            **{k: v for k, v in self.extra.items() if k not in PER_ARTICLE_EXTRAS},
+            # The end-to-end phases' other clocks: the run alone, and what the client saw.
+            **{
+                k.replace("_ms", "_p50_ms"): round(float(np.median(self.extra[k])), 1)
+                for k in ("run_ms", "client_ms")
+                if self.extra.get(k)
+            },
         }
+
+
+PER_ARTICLE_EXTRAS = ("outcomes", "latency_by_id", "run_ms", "client_ms")
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -251,37 +261,49 @@ def _timed_loop(items: Sequence[Any], run: Callable[[Any], None]) -> tuple[float
     return seconds, latencies
 
 
+class NaivePipeline:
+    """The naive design: sentence-transformers fp32 with its defaults, each article alone,
+    the claims in a second call; then the service's own summarizer and stance detector."""
+
+    def __init__(self, stance: Any) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from services.encoder import packaged_minilm_path
+        from services.summarization import ExtractiveSummarizer
+
+        self.model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
+        self.summarizer = ExtractiveSummarizer()
+        self.stance = stance
+
+    def analyze(self, a: Article) -> Outcome:
+        from services.analysis import AnalysisRequest, clean_request
+        from services.summarization import SummaryOptions
+
+        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
+        sentences = self.model.encode([s.text for s in document.sentences])
+        claims = self.model.encode(list(a.claims))
+        summary = self.summarizer.summarize(document, sentences, SummaryOptions())
+        return outcome(summary, self.stance.detect(list(a.claims), document, sentences, claims))
+
+
 def run_naive(
-    articles: Sequence[Article], warmup: Sequence[Article], tokens: int, stance: Any
+    articles: Sequence[Article], warmup: Sequence[Article], tokens: int, naive: NaivePipeline
 ) -> Phase:
-    """Each article alone, sentence-transformers fp32 with its defaults, claims apart."""
+    """Each article alone through the naive design."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
-    from services.analysis import AnalysisRequest, clean_request
-    from services.encoder import packaged_minilm_path
-    from services.summarization import ExtractiveSummarizer, SummaryOptions
-
-    model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
-    summarizer = ExtractiveSummarizer()
     outputs: dict[str, Outcome] = {}
 
     def run(a: Article) -> None:
-        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
-        sentences = model.encode([s.text for s in document.sentences])
-        claims = model.encode(list(a.claims))
-        summary = summarizer.summarize(document, sentences, SummaryOptions())
-        stances = stance.detect(list(a.claims), document, sentences, claims)
-        outputs[a.id] = outcome(summary, stances)
+        outputs[a.id] = naive.analyze(a)
 
     for a in warmup:
-        run(a)
+        naive.analyze(a)
     seconds, latencies = _timed_loop(articles, run)
-    threads = torch.get_num_threads()
     return Phase(
-        "naive", "naive (sentence-transformers fp32, per article)", 1, threads,
+        "naive", "naive (sentence-transformers fp32, per article)", 1, torch.get_num_threads(),
         len(articles), seconds, tokens, latencies,
-        {"max_seq_length": model.max_seq_length, "batch_size": 32, "outcomes": outputs},
+        {"max_seq_length": naive.model.max_seq_length, "batch_size": 32, "outcomes": outputs},
     )  # fmt: skip
 
 
@@ -319,6 +341,12 @@ def worker_settings(stance_backend: str, threads: int, processes: int = 1) -> An
     )
 
 
+def _request(a: Article) -> Any:
+    from services.analysis import AnalysisRequest
+
+    return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
+
+
 def run_in_process(
     articles: Sequence[Article],
     warmup: Sequence[Article],
@@ -326,36 +354,40 @@ def run_in_process(
     analyzer: Any,
     threads: int,
 ) -> Phase:
-    """The worker's Analyzer in a loop; then the resubmission of some articles (cache)."""
-
-    from services.analysis import AnalysisRequest
-
-    def request(a: Article) -> AnalysisRequest:
-        return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
-
+    """The worker's Analyzer in a loop."""
     outputs: dict[str, Outcome] = {}
 
+    by_id: dict[str, float] = {}
+
     def run(a: Article) -> None:
-        analysis = analyzer.analyze(request(a))
+        t0 = time.perf_counter()
+        analysis = analyzer.analyze(_request(a))
+        by_id[a.id] = (time.perf_counter() - t0) * 1000
         outputs[a.id] = outcome(analysis.summary, analysis.stance)
 
     for a in warmup:
-        analyzer.analyze(request(a))
+        analyzer.analyze(_request(a))
     cache = analyzer.encoder if hasattr(analyzer.encoder, "hits") else None
     hits_before = (cache.hits, cache.misses) if cache else (0, 0)
     seconds, latencies = _timed_loop(articles, run)
-    extra: dict[str, Any] = {"encoder": describe_encoder(analyzer.encoder), "outcomes": outputs}
+    extra: dict[str, Any] = {
+        "encoder": describe_encoder(analyzer.encoder),
+        "outcomes": outputs,
+        "latency_by_id": by_id,
+    }
     if cache is not None:
         extra["cache_hits"] = cache.hits - hits_before[0]
         extra["cache_misses"] = cache.misses - hits_before[1]
-        again = articles[: min(20, len(articles))]
-        _, resubmitted = _timed_loop(again, lambda a: analyzer.analyze(request(a)))
-        extra["resubmission_p50_ms"] = round(float(np.median(resubmitted)), 1)
-        extra["first_submission_p50_ms"] = round(float(np.median(latencies[: len(again)])), 1)
     return Phase(
         "in_process", "in-process (worker's Analyzer in a loop)", 1, threads,
         len(articles), seconds, tokens, latencies, extra,
     )  # fmt: skip
+
+
+def resubmission(analyzer: Any, articles: Sequence[Article]) -> dict[str, float]:
+    """p50 of articles analyzed again (their vectors in the encoder's cache)."""
+    _, again = _timed_loop(articles, lambda a: analyzer.analyze(_request(a)))
+    return {"resubmission_p50_ms": round(float(np.median(again)), 1)}
 
 
 def describe_encoder(encoder: Any) -> dict[str, Any]:
@@ -603,8 +635,8 @@ class Stack:
             [r["server_ms"] for r in results],
             {
                 "clients": clients,
-                "run_p50_ms": round(float(np.median([r["run_ms"] for r in results])), 1),
-                "client_p50_ms": round(float(np.median([r["client_ms"] for r in results])), 1),
+                "run_ms": [r["run_ms"] for r in results],
+                "client_ms": [r["client_ms"] for r in results],
                 "latency": "created_at to finished_at on the server (queue wait included)",
             },
         )  # fmt: skip
@@ -694,23 +726,32 @@ def _child_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def naive_phase(articles: list[Article], warmup: list[Article], stance_backend: str) -> Phase:
-    """Phase 1, in a process of its own: torch is loaded with its defaults, nothing tuned."""
+# Each phase runs in a process of its own that stays up from round to round (`Runner`):
+# the naive design in one started with the user's environment and torch's defaults, the
+# pipeline (in-process and raw model) in one set up as a worker's pool process is. The state
+# of each lives in this module's `_STATE` inside that process.
+_STATE: dict[str, Any] = {}
+
+
+def _naive_init(stance_backend: str, warmup: list[Article]) -> None:
     _child_logging()
     import torch  # noqa: F401 - first, before the worker's modules set their OpenMP defaults
 
     from worker.models import build_stance_detector
 
-    stance = build_stance_detector(worker_settings(stance_backend, cores()))
-    phase = run_naive(articles, warmup, 0, stance)
+    naive = NaivePipeline(build_stance_detector(worker_settings(stance_backend, cores())))
+    for a in warmup:
+        naive.analyze(a)
+    _STATE["naive"] = naive
+
+
+def _naive_chunk(articles: list[Article], tokens: int) -> Phase:
+    phase = run_naive(articles, [], tokens, _STATE["naive"])
     phase.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
     return phase
 
 
-def pipeline_phases(
-    articles: list[Article], warmup: list[Article], stance_backend: str, threads: int
-) -> tuple[Phase, Phase, int, int]:
-    """Phases 2 and 3, in a process set up as a worker's pool process is."""
+def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> None:
     _child_logging()
     from worker.models import build_analyzer
     from worker.runtime import configure_threads, thread_count
@@ -718,42 +759,110 @@ def pipeline_phases(
     settings = worker_settings(stance_backend, threads)
     configure_threads(settings)
     analyzer = build_analyzer(settings)
-    inner = getattr(analyzer.encoder, "encoder", analyzer.encoder)
-    prepared, prepared_warmup = prepare(articles), prepare(warmup)
-    tokens = count_tokens(prepared, inner.batcher)
-    threads = thread_count(settings)  # the process's threads, however the encoder uses them
-    in_process = run_in_process(articles, warmup, tokens, analyzer, threads)
-    logger.info("in-process: %.2f articles/s", in_process.articles_per_s)
-    raw = run_raw(prepared, prepared_warmup, analyzer.encoder, threads)
-    if raw.tokens != tokens:
-        raise AssertionError(f"raw phase counted {raw.tokens} tokens, not {tokens}")
-    logger.info("raw: %.0f tokens/s", raw.tokens_per_s)
-    in_process.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
-    return in_process, raw, tokens, sum(len(p.texts) for p in prepared)
+    for a in warmup:
+        analyzer.analyze(_request(a))
+    run_raw(prepare(warmup), [], analyzer.encoder, 1)  # the raw loop's own warm-up
+    _STATE["analyzer"] = analyzer
+    # The process's threads, however the encoder uses them.
+    _STATE["threads"] = thread_count(settings)
 
 
-def isolated(func: Callable[..., Any], environ: dict[str, str], *args: Any) -> Any:
-    """`func(*args)` in a fresh (spawned) Python process started with `environ`."""
-    import multiprocessing
+def _inner_encoder() -> Any:
+    encoder = _STATE["analyzer"].encoder
+    return getattr(encoder, "encoder", encoder)
 
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(environ)
-    try:
-        pool = multiprocessing.get_context("spawn").Pool(1)
-        try:
-            return pool.apply(func, args)
-        finally:
-            pool.close()  # a clean exit, not terminate(): the child's own cleanup runs
-            pool.join()
-    finally:
+
+def _chunk_tokens(articles: list[Article]) -> tuple[int, int]:
+    """(tokens, texts) of the articles' sentences and claims, as the encoder cuts them."""
+    prepared = prepare(articles)
+    return count_tokens(prepared, _inner_encoder().batcher), sum(len(p.texts) for p in prepared)
+
+
+def _in_process_chunk(articles: list[Article]) -> Phase:
+    tokens, _ = _chunk_tokens(articles)
+    phase = run_in_process(articles, [], tokens, _STATE["analyzer"], _STATE["threads"])
+    phase.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
+    return phase
+
+
+def _raw_chunk(articles: list[Article]) -> Phase:
+    return run_raw(prepare(articles), [], _STATE["analyzer"].encoder, _STATE["threads"])
+
+
+def _resubmission(articles: list[Article]) -> dict[str, float]:
+    return resubmission(_STATE["analyzer"], articles)
+
+
+class Runner:
+    """A spawned Python process, started with `environ`, that keeps what `initializer`
+    loaded (models, warmed up) from one call to the next."""
+
+    def __init__(
+        self, environ: dict[str, str], initializer: Callable[..., None], *initargs: Any
+    ) -> None:
+        import multiprocessing
+
+        saved = dict(os.environ)
         os.environ.clear()
-        os.environ.update(saved)
+        os.environ.update(environ)
+        try:
+            self.pool = multiprocessing.get_context("spawn").Pool(1, initializer, initargs)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def call(self, func: Callable[..., Any], *args: Any) -> Any:
+        return self.pool.apply(func, args)
+
+    def close(self) -> None:
+        self.pool.close()  # a clean exit, not terminate(): the child's own cleanup runs
+        self.pool.join()
+
+
+def deal(articles: Sequence[Article], rounds: int) -> list[list[Article]]:
+    """The corpus dealt into `rounds` parts (article i to part i mod rounds): parts alike."""
+    n = max(1, min(rounds, len(articles)))
+    return [list(articles[r::n]) for r in range(n)]
+
+
+def combine(parts: Sequence[Phase]) -> Phase:
+    """A phase from its rounds: articles, seconds and tokens added up, latencies joined,
+    per-article records merged, counts added up."""
+    first = parts[0]
+    extra: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.extra.items():
+            if isinstance(value, list):
+                extra[key] = extra.get(key, []) + value
+            elif isinstance(value, dict) and key in ("outcomes", "latency_by_id"):
+                extra[key] = {**extra.get(key, {}), **value}
+            elif key in SUMMED_EXTRAS:
+                extra[key] = extra.get(key, 0) + value
+            elif key == "process_peak_rss_mb":
+                extra[key] = max(extra.get(key, 0.0), value)
+            else:
+                extra[key] = value
+    extra["rounds"] = len(parts)
+    return Phase(
+        first.name, first.label, first.processes, first.threads,
+        sum(p.articles for p in parts), sum(p.seconds for p in parts),
+        sum(p.tokens for p in parts), [x for p in parts for x in p.latencies_ms], extra,
+    )  # fmt: skip
+
+
+SUMMED_EXTRAS = ("cache_hits", "cache_misses", "padded_tokens", "batches")
 
 
 def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
-    """All phases. `environ` is the environment as the user gave it, before any module of the
-    worker added its defaults: the naive phase runs with it as it is."""
+    """All phases, in rounds. `environ` is the environment as the user gave it, before any
+    module of the worker added its defaults: the naive phase runs with it as it is.
+
+    The machine's speed drifts (a virtual machine's neighbours, its memory reclaim): measured
+    here, the same in-process loop ran anywhere from 9.7 to 11.8 articles/s minutes apart.
+    A phase measured minutes after another would carry that drift into their ratio, so the
+    corpus is dealt into `rounds` parts and every round runs every phase on its part, the
+    order reversed every other round; a phase's figures are the sums over its rounds.
+    """
     from scripts.processes import REPO_ROOT as ROOT
     from worker.runtime import set_openmp_defaults
 
@@ -762,51 +871,70 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
     articles, warmup = build_corpus(root, limit)
     stance_backend = args.stance or default_stance_backend()
     all_cores = args.threads or cores()
+    rounds = args.rounds or (1 if args.quick else ROUNDS)
     started = datetime.now(UTC)
     load_before = [round(x, 2) for x in os.getloadavg()]
     logger.info("corpus: %d articles, stance backend %s", len(articles), stance_backend)
 
-    phases: dict[str, Phase] = {}
-    # 1. naive, in its own process with the user's environment and torch's defaults.
-    phases["naive"] = isolated(naive_phase, environ, articles, warmup, stance_backend)
-    logger.info("naive: %.2f articles/s", phases["naive"].articles_per_s)
-
-    # 2 and 3. in-process and raw model, in a process set up as a worker's pool process.
     worker_environ = dict(environ)
     set_openmp_defaults(worker_environ)
-    in_process, raw, tokens, texts = isolated(
-        pipeline_phases, worker_environ, articles, warmup, stance_backend, all_cores
-    )
-    phases["naive"].tokens = tokens
-    phases["in_process"], phases["raw"] = in_process, raw
-
-    memory: dict[str, dict[str, float]] = {}
-    if not args.in_process_only:
-        work = ROOT / "var" / "bench" / "stack"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        stack = Stack(work, stance_backend).start()
-        try:
-            configs = [
-                ("e2e", "end-to-end (HTTP, Redis, 1 worker, all cores)", 1, all_cores),
-                ("e2e_1x1", "end-to-end, 1 worker process x 1 thread", 1, 1),
-                ("e2e_2x1", "end-to-end, 2 worker processes x 1 thread", 2, 1),
-            ]
-            peaks = []
-            for name, label, procs, threads in configs:
-                phase, peak = stack.measure(name, label, procs, threads, articles, warmup, tokens)
-                phases[name] = phase
-                peaks.append(peak)
-                logger.info("%s: %.2f articles/s", name, phase.articles_per_s)
-            memory = merge_peaks(*peaks)
+    configs = [] if args.in_process_only else [
+        ("e2e", "end-to-end (HTTP, Redis, 1 worker, all cores)", 1, all_cores),
+        ("e2e_1x1", "end-to-end, 1 worker process x 1 thread", 1, 1),
+        ("e2e_2x1", "end-to-end, 2 worker processes x 1 thread", 2, 1),
+    ]  # fmt: skip
+    order = ["naive", "in_process", "raw", *(name for name, *_ in configs)]
+    parts: dict[str, list[Phase]] = {name: [] for name in order}
+    peaks: list[dict[str, dict[str, float]]] = []
+    naive = Runner(environ, _naive_init, stance_backend, warmup)
+    pipeline = Runner(worker_environ, _pipeline_init, stance_backend, all_cores, warmup)
+    stack = None
+    try:
+        if configs:
+            work = ROOT / "var" / "bench" / "stack"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            stack = Stack(work, stance_backend).start()
+        for r, part in enumerate(deal(articles, rounds)):
+            tokens, _ = pipeline.call(_chunk_tokens, part)
+            for name in order if r % 2 == 0 else reversed(order):
+                if name == "naive":
+                    phase = naive.call(_naive_chunk, part, tokens)
+                elif name == "in_process":
+                    phase = pipeline.call(_in_process_chunk, part)
+                elif name == "raw":
+                    phase = pipeline.call(_raw_chunk, part)
+                    if phase.tokens != tokens:
+                        raise AssertionError(f"raw counted {phase.tokens} tokens, not {tokens}")
+                else:
+                    assert stack is not None
+                    _, label, procs, threads = next(c for c in configs if c[0] == name)
+                    phase, peak = stack.measure(name, label, procs, threads, part, warmup, tokens)
+                    peaks.append(peak)
+                parts[name].append(phase)
+                logger.info("round %d/%d %s: %.2f articles/s", r + 1, rounds, name,
+                            phase.articles_per_s)  # fmt: skip
+        phases = {name: combine(parts[name]) for name in order}
+        again = articles[: min(20, len(articles))]
+        phases["in_process"].extra.update(pipeline.call(_resubmission, again))
+        first = phases["in_process"].extra["latency_by_id"]
+        phases["in_process"].extra["first_submission_p50_ms"] = round(
+            float(np.median([first[a.id] for a in again])), 1
+        )
+        if stack is not None:
             # Not one of the four ratios: what the queue costs when no HTTP shares the cores.
             phases["e2e_drain"] = stack.drain(
                 "e2e_drain", "queue drained (jobs POSTed first), 1 worker", all_cores,
-                articles, warmup, tokens,
+                articles, warmup, phases["in_process"].tokens,
             )  # fmt: skip
             logger.info("e2e_drain: %.2f articles/s", phases["e2e_drain"].articles_per_s)
-        finally:
+        tokens, texts = pipeline.call(_chunk_tokens, articles)
+    finally:
+        if stack is not None:
             stack.stop()
+        naive.close()
+        pipeline.close()
+    memory = merge_peaks(*peaks)
 
     figures: dict[str, Any] = {
         "command": "python -m scripts.bench" + (" --quick" if args.quick else ""),
@@ -820,6 +948,7 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
             "tokens": tokens,
             "stance_backend": stance_backend,
         },
+        "rounds": rounds,
         "phases": {name: p.summary() for name, p in phases.items()},
         # Same algorithms on other vectors: how often the naive design decided the same.
         "agreement_naive_vs_in_process": agreement(
@@ -855,6 +984,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON file of the figures")
     parser.add_argument("--in-process-only", action="store_true", help="skip the end-to-end phases")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help=f"rounds (default {ROUNDS}; --quick: 1)"
+    )
     args = parser.parse_args(argv)
     environ = dict(os.environ)  # before any worker module adds its OpenMP defaults
     logging.basicConfig(

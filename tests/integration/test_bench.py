@@ -16,12 +16,15 @@ def test_a_tiny_run_prints_the_table_and_ratios_of_its_own_figures(tmp_path, cap
     if not (data_dir() / "cnndm").is_dir():
         pytest.skip(f"shared data not found at {data_dir()} (set NEWSNLP_DATA_DIR)")
     out = tmp_path / "bench.json"
-    code = bench.main(["--articles", "1", "--stance", "similarity", "--out", str(out)])
+    code = bench.main(
+        ["--articles", "1", "--rounds", "2", "--stance", "similarity", "--out", str(out)]
+    )
     assert code == 0
     figures = json.loads(out.read_text())
     phases = figures["phases"]
     assert set(phases) == {"naive", "in_process", "raw", "e2e", "e2e_1x1", "e2e_2x1", "e2e_drain"}
     assert all(p["articles"] == 2 for p in phases.values())  # 1 CNN/DM + the reference
+    assert figures["rounds"] == 2 and phases["e2e"]["rounds"] == 2  # one article a round
     ratios = figures["ratios"]
     assert ratios["speedup_vs_naive"] == pytest.approx(
         phases["in_process"]["articles_per_s"] / phases["naive"]["articles_per_s"], rel=1e-2

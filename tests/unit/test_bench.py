@@ -35,6 +35,28 @@ def phase(name: str, articles: int, seconds: float, tokens: int = 1000) -> bench
     return bench.Phase(name, name, 1, 1, articles, seconds, tokens, [10.0, 20.0, 30.0])
 
 
+def test_rounds_deal_every_article_once_and_add_up_to_one_phase(corpus):
+    articles, _ = corpus
+    parts = bench.deal(articles, 2)
+    assert sorted(a.id for p in parts for a in p) == sorted(a.id for a in articles)
+    assert [len(p) for p in parts] == [2, 1]
+    assert len(bench.deal(articles, 10)) == len(articles)  # never an empty round
+    rounds = [
+        bench.Phase("e2e", "e2e", 1, 2, 2, 1.0, 300, [10.0, 30.0],
+                    {"run_ms": [5.0, 7.0], "cache_hits": 1, "outcomes": {"a": ((0,), ())}}),
+        bench.Phase("e2e", "e2e", 1, 2, 1, 3.0, 100, [20.0],
+                    {"run_ms": [9.0], "cache_hits": 2, "outcomes": {"b": ((1,), ())}}),
+    ]  # fmt: skip
+    whole = bench.combine(rounds)
+    assert (whole.articles, whole.seconds, whole.tokens) == (3, 4.0, 400)
+    assert whole.articles_per_s == pytest.approx(3 / 4.0)  # not the mean of the rounds' rates
+    assert sorted(whole.latencies_ms) == [10.0, 20.0, 30.0]
+    assert whole.extra["cache_hits"] == 3 and set(whole.extra["outcomes"]) == {"a", "b"}
+    summary = whole.summary()
+    assert summary["run_p50_ms"] == 7.0 and "run_ms" not in summary
+    assert summary["rounds"] == 2
+
+
 def test_the_ratios_are_quotients_of_the_phases_figures():
     phases = {
         "naive": phase("naive", 10, 10.0),
@@ -65,7 +87,9 @@ def test_the_in_process_phases_run_and_count_the_same_tokens(corpus):
 
     articles, warmup = corpus
     settings = bench.worker_settings("similarity", threads=1)
-    naive = bench.run_naive(articles, warmup[:1], 0, build_stance_detector(settings))
+    naive = bench.run_naive(
+        articles, warmup[:1], 0, bench.NaivePipeline(build_stance_detector(settings))
+    )
     analyzer = build_analyzer(settings)
     inner = analyzer.encoder.encoder
     prepared = bench.prepare(articles)
@@ -75,7 +99,10 @@ def test_the_in_process_phases_run_and_count_the_same_tokens(corpus):
     assert naive.articles == in_process.articles == raw.articles == len(articles)
     assert raw.tokens == tokens > 0
     assert len(in_process.latencies_ms) == len(articles)
-    assert in_process.extra["cache_misses"] > 0 and "resubmission_p50_ms" in in_process.extra
+    assert in_process.extra["cache_misses"] > 0
+    assert set(in_process.extra["latency_by_id"]) == {a.id for a in articles}
+    again = bench.resubmission(analyzer, articles)
+    assert again["resubmission_p50_ms"] < max(in_process.latencies_ms)  # vectors cached
     assert in_process.extra["encoder"]["class"] == "TorchSentenceEncoder"
     summary = in_process.summary()
     assert summary["articles_per_s"] == pytest.approx(len(articles) / in_process.seconds, 1e-2)
