@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,6 +175,7 @@ class JobStore:
         self.max_attempts = max_attempts
         self.prefix = prefix
         self.wait_recheck_seconds = wait_recheck_seconds
+        self._local = threading.local()  # each thread's subscriber, for `wait`
         self._create = client.register_script(_CREATE)
         self._start = client.register_script(_START)
         self._finish = client.register_script(_FINISH)
@@ -279,16 +281,30 @@ class JobStore:
         before the subscription is in the record, one written after it is published. The
         record is also read again every `wait_recheck_seconds`, so that a lost message (a
         Redis restart drops subscriptions) costs at most that much delay, never the answer.
+        Each thread keeps its subscriber connection from one wait to the next: a connection
+        per wait cost more than the rest of the request.
         """
-        record = self.get(job_id)
-        if record is None or record.status in TERMINAL_STATUSES or timeout <= 0:
-            return record
+        if timeout <= 0:
+            return self.get(job_id)
         deadline = time.monotonic() + timeout
-        pubsub = self.client.pubsub()
         try:
-            pubsub.subscribe(self.ended_channel(job_id))
-            # The confirmation: from here on, the job's end cannot pass unseen.
-            pubsub.get_message(timeout=min(timeout, self.wait_recheck_seconds))
+            return self._wait(job_id, deadline)
+        except redis.exceptions.ConnectionError:
+            # The thread's kept connection may have gone with a Redis restart: once more, on
+            # a new one (a Redis that is down fails this one too, and the caller answers 503).
+            return self._wait(job_id, deadline)
+
+    def _wait(self, job_id: str, deadline: float) -> JobRecord | None:
+        timeout = max(0.0, deadline - time.monotonic())
+        channel = self.ended_channel(job_id).encode()
+        pubsub = self._subscriber()
+        try:
+            pubsub.subscribe(channel)
+            # Up to this channel's confirmation (what comes before it is what the thread's
+            # previous wait left unread): from here on, the job's end cannot pass unseen.
+            while (message := pubsub.get_message(timeout=min(timeout, 1.0))) is not None:
+                if message["type"] == "subscribe" and message["channel"] == channel:
+                    break
             record = self.get(job_id)
             while record is not None and record.status not in TERMINAL_STATUSES:
                 remaining = deadline - time.monotonic()
@@ -296,9 +312,18 @@ class JobStore:
                     break
                 pubsub.get_message(timeout=min(remaining, self.wait_recheck_seconds))
                 record = self.get(job_id)
+            pubsub.unsubscribe(channel)  # its confirmation is read by the next wait
             return record
-        finally:
+        except redis.exceptions.RedisError:
+            self._local.pubsub = None
             pubsub.close()
+            raise
+
+    def _subscriber(self) -> redis.client.PubSub:
+        pubsub = getattr(self._local, "pubsub", None)
+        if pubsub is None:
+            pubsub = self._local.pubsub = self.client.pubsub()
+        return pubsub
 
     def set_webhook_outcome(self, job_id: str, outcome: dict[str, Any]) -> None:
         """Record how the job's webhook went (only on an existing record)."""

@@ -214,3 +214,40 @@ def test_histograms_read_back_cumulative_from_one_bucket_per_observation(redis_c
     assert hist.buckets["120.0"] == 4
     assert hist.buckets["+Inf"] == hist.count == 5
     assert hist.total == pytest.approx(200.27)
+
+
+def test_waits_keep_one_subscriber_per_thread_and_survive_a_redis_restart(tmp_path):
+    import redis as redis_lib
+
+    from scripts.local_redis import LocalRedis
+
+    server = LocalRedis(tmp_path / "redis")
+    server.start()
+    try:
+        client = redis_lib.Redis.from_url(server.url)
+        store = JobStore(client, ttl_seconds=60, wait_recheck_seconds=60)
+
+        def wait_on_a_job_that_ends(job_id):
+            store.create(job_id, {"tasks": ["summary"]})
+            thread, outcome = _wait_in_thread_here(store, job_id)
+            time.sleep(0.2)
+            store.succeed(job_id, {"summary": None})
+            thread.join(timeout=30)
+            return outcome["record"].status
+
+        assert wait_on_a_job_that_ends("a" * 32) == "succeeded"
+        clients = len(client.client_list())
+        for n in range(5):
+            assert store.wait(str(n) * 32, timeout=0.05) is None  # unknown: no record
+        assert len(client.client_list()) == clients  # no new connection per wait
+        server.stop()
+        server.start()
+        assert store.wait("9" * 32, timeout=0.05) is None  # reconnected
+        assert wait_on_a_job_that_ends("b" * 32) == "succeeded"
+    finally:
+        server.stop()
+
+
+def _wait_in_thread_here(store, job_id):
+    # The waits of the test's own thread would reuse its subscriber: this one is new each time.
+    return _wait_in_thread(store, job_id, timeout=20)
