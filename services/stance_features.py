@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -93,8 +94,9 @@ class LexicalModel:
 
     idf: Mapping[str, float]
 
-    @property
+    @cached_property
     def default_idf(self) -> float:
+        # Once per model: the max over the whole vocabulary took half of the stance time.
         return max(self.idf.values(), default=1.0)
 
     def vector(self, tokens: Sequence[str]) -> dict[str, float]:
