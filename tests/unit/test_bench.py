@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from scripts import bench, bench_api
+from scripts import bench, bench_api, bench_threads
 from tests.conftest import data_dir
 
 
@@ -139,3 +139,14 @@ def test_the_bare_app_only_answers_202():
     client = bench_api.bare_app().test_client()
     response = client.post("/v1/jobs", json={"article": {"text": "x"}})
     assert response.status_code == 202
+
+
+def test_the_threads_comparison_runs_both_ways_idle_and_beside_a_neighbour(corpus, tmp_path):
+    out = tmp_path / "threads.json"
+    assert bench_threads.main(["--articles", "1", "--repeats", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["variant"].split(" (")[0] for r in rows] == [
+        "torch intra-op threads",
+        "the encoder's own threads",
+    ]
+    assert all(r["idle_art_s"] > 0 and r["neighbour_art_s"] > 0 for r in rows)
