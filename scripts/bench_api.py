@@ -1,14 +1,16 @@
 """`make bench-api`: latency of POST /v1/jobs under a fixed request rate, against a bare app.
 
-    python -m scripts.bench_api [--rate 200] [--seconds 30]
+    python -m scripts.bench_api [--rate 200] [--seconds 30] [--rounds 3]
 
 Starts Redis, the API (gunicorn, `scripts.processes.ApiProcess`: 2 workers x 4 threads) and,
 under the very same gunicorn flags, a bare Flask app whose POST /v1/jobs only answers 202.
-wrk (Debian's package) then POSTs the reference article with its 3 bench claims to each in
-turn, on 127.0.0.1 only, at a fixed rate: a Lua schedule hands out send times 1/rate apart
+wrk (Debian's package) then POSTs the reference article with its 3 bench claims to each, in
+`rounds` alternating runs of seconds/rounds each (the order reversed every other round, so
+that the machine's drift falls on both apps alike), on 127.0.0.1 only, at a fixed rate: a Lua schedule hands out send times 1/rate apart
 to whichever connection is free, so the rate holds as long as some connection is. wrk times
-each request from its send to its full response. Prints p50/p99 of both, fails when any
-request failed or answered other than 202, and ends with the line
+each request from its send to its full response. Prints p50/p99 of both (medians of the
+rounds'), each round's p99 ratio, fails when any request failed or answered other than 202,
+and ends with the line (the median of the rounds' ratios)
 `api p99 ratio (POST /v1/jobs vs bare): x.xx`. Figures go to var/bench/api.json.
 No worker runs: the jobs stay queued, which is all the API's part of the work.
 """
@@ -20,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -126,6 +129,24 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
+def combine_rounds(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One app's rounds: requests, seconds and errors added up; p50 and p99 the median of
+    the rounds' (wrk gives percentiles, not the latencies), max the largest."""
+    errors = {key: sum(r["errors"][key] for r in runs) for key in runs[0]["errors"]}
+    seconds = sum(r["seconds"] for r in runs)
+    requests = sum(r["requests"] for r in runs)
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 2),
+        "rate_per_s": round(requests / seconds, 1) if seconds else 0.0,
+        "errors": errors,
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "max_ms": max(r["max_ms"] for r in runs),
+        "rounds": list(runs),
+    }
+
+
 def failures(figures: dict[str, Any]) -> int:
     return int(sum(figures["errors"].values()))
 
@@ -161,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=200, help="requests per second")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two apps")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "api.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -188,44 +210,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare = ApiProcess(
             server.url, free_port(), work / "bare.log", target="scripts.bench_api:bare_app()"
         ).start()
-        results = {}
-        for name, url in (("bare", bare.url), ("api", api.url)):
+        rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "api": []}
+        for url in (bare.url, api.url):
             run_wrk(url, body_path, args.rate, 3, args.connections, work)  # warm-up
-            logger.info("%s: %d requests/s for %d s", name, args.rate, args.seconds)
-            results[name] = run_wrk(url, body_path, args.rate, args.seconds, args.connections, work)
+        # Short runs alternating between the two apps (the order reversed every other round),
+        # so that the machine's drift falls on both alike.
+        seconds = max(1, args.seconds // args.rounds)
+        for r in range(args.rounds):
+            pair = [("bare", bare.url), ("api", api.url)]
+            for name, url in pair if r % 2 == 0 else reversed(pair):
+                logger.info("round %d %s: %d requests/s for %d s", r + 1, name, args.rate, seconds)
+                rounds[name].append(
+                    run_wrk(url, body_path, args.rate, seconds, args.connections, work)
+                )
     finally:
         for process in (bare, api):
             if process is not None:
                 process.stop()
         server.stop()
 
-    ratio = results["api"]["p99_ms"] / results["bare"]["p99_ms"]
+    results = {name: combine_rounds(runs) for name, runs in rounds.items()}
+    round_ratios = [
+        a["p99_ms"] / b["p99_ms"] for a, b in zip(rounds["api"], rounds["bare"], strict=True)
+    ]
+    ratio = statistics.median(round_ratios)
     figures = {
         "command": "python -m scripts.bench_api",
         "rate_per_s": args.rate,
-        "seconds": args.seconds,
+        "seconds": seconds * args.rounds,
+        "rounds": args.rounds,
         "connections": args.connections,
         "body_bytes": body_path.stat().st_size,
         "gunicorn": "2 workers x 4 threads (gthread), both apps",
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare": results["bare"],
         "api": results["api"],
+        "round_p99_ratios": [round(x, 3) for x in round_ratios],
         "p99_ratio": round(ratio, 4),
         "target": TARGET_RATIO,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    print(f"POST of the reference article ({figures['body_bytes']} bytes), {args.rate}/s "
-          f"for {args.seconds} s, wrk -t1 -c{args.connections}, 127.0.0.1")  # fmt: skip
+    print(f"POST of the reference article ({figures['body_bytes']} bytes), {args.rate}/s, "
+          f"{args.rounds} rounds of {seconds} s per app, wrk -t1 -c{args.connections}, "
+          "127.0.0.1")  # fmt: skip
     print(f"{'endpoint':<34}{'requests':>9}{'rate/s':>8}{'failed':>7}"
           f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}")  # fmt: skip
     for name, label in (
         ("bare", "bare Flask app (202 only)"),
-        ("api", "POST /v1/jobs (Redis+Celery)"),
+        ("api", "POST /v1/jobs (record+enqueue)"),
     ):
         r = results[name]
         print(f"{label:<34}{r['requests']:>9}{r['rate_per_s']:>8.1f}{failures(r):>7}"
               f"{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['max_ms']:>8.2f}")  # fmt: skip
+    print("p99 ratio of each round: " + ", ".join(f"{x:.2f}" for x in round_ratios))
     print(f"api p99 ratio (POST /v1/jobs vs bare): {ratio:.2f}")
     failed = failures(results["api"]) + failures(results["bare"])
     if failed:

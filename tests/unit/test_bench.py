@@ -135,6 +135,17 @@ def test_wrk_output_is_parsed_and_failures_counted():
     assert bench_api.failures(broken) == 7
 
 
+def test_wrk_rounds_add_up_and_take_the_median_percentiles():
+    runs = [
+        bench_api.parse_wrk(f"RESULT 2000 10000000 0 0 0 {e} 0 {p50} {p99} {mx} 0\n")
+        for e, p50, p99, mx in ((0, 900, 1500, 9000), (1, 1000, 3000, 4000), (0, 800, 2000, 5000))
+    ]
+    whole = bench_api.combine_rounds(runs)
+    assert (whole["requests"], whole["seconds"], whole["rate_per_s"]) == (6000, 30.0, 200.0)
+    assert (whole["p50_ms"], whole["p99_ms"], whole["max_ms"]) == (0.9, 2.0, 9.0)
+    assert bench_api.failures(whole) == 1 and len(whole["rounds"]) == 3
+
+
 def test_the_bare_app_only_answers_202():
     client = bench_api.bare_app().test_client()
     response = client.post("/v1/jobs", json={"article": {"text": "x"}})
