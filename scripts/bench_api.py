@@ -6,12 +6,12 @@ Starts Redis, the API (gunicorn, `scripts.processes.ApiProcess`: 2 workers x 4 t
 under the very same gunicorn flags, a bare Flask app whose POST /v1/jobs only answers 202.
 wrk (Debian's package) then POSTs the reference article with its 3 bench claims to each, in
 `rounds` alternating runs of seconds/rounds each (the order reversed every other round, so
-that the machine's drift falls on both apps alike), on 127.0.0.1 only, at a fixed rate: a Lua schedule hands out send times 1/rate apart
-to whichever connection is free, so the rate holds as long as some connection is. wrk times
-each request from its send to its full response. Prints p50/p99 of both (medians of the
-rounds'), each round's p99 ratio, fails when any request failed or answered other than 202,
-and ends with the line (the median of the rounds' ratios)
-`api p99 ratio (POST /v1/jobs vs bare): x.xx`. Figures go to var/bench/api.json.
+that the machine's drift falls on both apps alike), on 127.0.0.1 only, at a fixed rate: a Lua
+schedule hands out send times 1/rate apart to whichever connection is free, so the rate holds
+as long as some connection is. wrk times each request from its send to its full response.
+Prints p50/p99 of both (medians of the rounds'), each round's p99 ratio, fails when any
+request failed or answered other than 202, and ends with the line (the median of the rounds'
+ratios) `api p99 ratio (POST /v1/jobs vs bare): x.xx`. Figures go to var/bench/api.json.
 No worker runs: the jobs stay queued, which is all the API's part of the work.
 """
 
