@@ -286,10 +286,8 @@ class NaivePipeline:
         return outcome(summary, self.stance.detect(list(a.claims), document, sentences, claims))
 
 
-def run_naive(
-    articles: Sequence[Article], warmup: Sequence[Article], tokens: int, naive: NaivePipeline
-) -> Phase:
-    """Each article alone through the naive design."""
+def run_naive(articles: Sequence[Article], tokens: int, naive: NaivePipeline) -> Phase:
+    """Each article alone through the naive design (warmed up by the caller)."""
     import torch
 
     outputs: dict[str, Outcome] = {}
@@ -297,8 +295,6 @@ def run_naive(
     def run(a: Article) -> None:
         outputs[a.id] = naive.analyze(a)
 
-    for a in warmup:
-        naive.analyze(a)
     seconds, latencies = _timed_loop(articles, run)
     return Phase(
         "naive", "naive (sentence-transformers fp32, per article)", 1, torch.get_num_threads(),
@@ -347,14 +343,8 @@ def _request(a: Article) -> Any:
     return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
 
 
-def run_in_process(
-    articles: Sequence[Article],
-    warmup: Sequence[Article],
-    tokens: int,
-    analyzer: Any,
-    threads: int,
-) -> Phase:
-    """The worker's Analyzer in a loop."""
+def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, threads: int) -> Phase:
+    """The worker's Analyzer in a loop (warmed up by the caller)."""
     outputs: dict[str, Outcome] = {}
 
     by_id: dict[str, float] = {}
@@ -365,8 +355,6 @@ def run_in_process(
         by_id[a.id] = (time.perf_counter() - t0) * 1000
         outputs[a.id] = outcome(analysis.summary, analysis.stance)
 
-    for a in warmup:
-        analyzer.analyze(_request(a))
     cache = analyzer.encoder if hasattr(analyzer.encoder, "hits") else None
     hits_before = (cache.hits, cache.misses) if cache else (0, 0)
     seconds, latencies = _timed_loop(articles, run)
@@ -407,30 +395,24 @@ def describe_encoder(encoder: Any) -> dict[str, Any]:
     return info
 
 
-def run_raw(
-    prepared: Sequence[PreparedArticle],
-    warmup: Sequence[PreparedArticle],
-    encoder: Any,
-    threads: int,
-) -> Phase:
-    """The encoder's forward passes alone, over the batches the pipeline makes."""
+def forward_batches(inner: Any, batches: Sequence[Any]) -> None:
+    """The encoder's forward passes over `batches`, as the encoder runs them: on its own
+    threads when it has several."""
+    if hasattr(inner, "map"):
+        inner.map(inner.forward, batches)
+    else:
+        for batch in batches:
+            inner.forward(batch)
 
+
+def run_raw(prepared: Sequence[PreparedArticle], encoder: Any, threads: int) -> Phase:
+    """The encoder's forward passes alone, over the batches the pipeline makes (warmed up
+    by the caller)."""
     inner = getattr(encoder, "encoder", encoder)
-
-    def run(article_batches: list[Any]) -> None:
-        # As the encoder runs them: on its own threads when it has several.
-        if hasattr(inner, "map"):
-            inner.map(inner.forward, article_batches)
-        else:
-            for batch in article_batches:
-                inner.forward(batch)
-
-    for p in warmup:
-        run(inner.plan(p.texts))
     batches = [inner.plan(p.texts) for p in prepared]  # tokenized before the clock starts
     tokens = sum(b.tokens for article in batches for b in article)
 
-    seconds, latencies = _timed_loop(batches, run)
+    seconds, latencies = _timed_loop(batches, lambda b: forward_batches(inner, b))
     padded = sum(b.input_ids.size for article in batches for b in article)
     return Phase(
         "raw", "raw model forward (same batches, pre-tokenized)", 1, threads,
@@ -765,7 +747,7 @@ def _naive_init(stance_backend: str, warmup: list[Article]) -> None:
 
 
 def _naive_chunk(articles: list[Article], tokens: int) -> Phase:
-    phase = run_naive(articles, [], tokens, _STATE["naive"])
+    phase = run_naive(articles, tokens, _STATE["naive"])
     phase.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
     return phase
 
@@ -778,9 +760,10 @@ def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> 
     settings = worker_settings(stance_backend, threads)
     configure_threads(settings)
     analyzer = build_analyzer(settings)
-    for a in warmup:
+    inner = getattr(analyzer.encoder, "encoder", analyzer.encoder)
+    for a, p in zip(warmup, prepare(warmup), strict=True):
         analyzer.analyze(_request(a))
-    run_raw(prepare(warmup), [], analyzer.encoder, 1)  # the raw loop's own warm-up
+        forward_batches(inner, inner.plan(p.texts))  # the raw loop's own warm-up
     _STATE["analyzer"] = analyzer
     # The process's threads, however the encoder uses them.
     _STATE["threads"] = thread_count(settings)
@@ -799,13 +782,13 @@ def _chunk_tokens(articles: list[Article]) -> tuple[int, int]:
 
 def _in_process_chunk(articles: list[Article]) -> Phase:
     tokens, _ = _chunk_tokens(articles)
-    phase = run_in_process(articles, [], tokens, _STATE["analyzer"], _STATE["threads"])
+    phase = run_in_process(articles, tokens, _STATE["analyzer"], _STATE["threads"])
     phase.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
     return phase
 
 
 def _raw_chunk(articles: list[Article]) -> Phase:
-    return run_raw(prepare(articles), [], _STATE["analyzer"].encoder, _STATE["threads"])
+    return run_raw(prepare(articles), _STATE["analyzer"].encoder, _STATE["threads"])
 
 
 def _resubmission(articles: list[Article]) -> dict[str, float]:

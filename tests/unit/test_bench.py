@@ -85,17 +85,15 @@ def test_the_ratios_are_quotients_of_the_phases_figures():
 def test_the_in_process_phases_run_and_count_the_same_tokens(corpus):
     from worker.models import build_analyzer, build_stance_detector
 
-    articles, warmup = corpus
+    articles, _ = corpus
     settings = bench.worker_settings("similarity", threads=1)
-    naive = bench.run_naive(
-        articles, warmup[:1], 0, bench.NaivePipeline(build_stance_detector(settings))
-    )
+    naive = bench.run_naive(articles, 0, bench.NaivePipeline(build_stance_detector(settings)))
     analyzer = build_analyzer(settings)
     inner = analyzer.encoder.encoder
     prepared = bench.prepare(articles)
     tokens = bench.count_tokens(prepared, inner.batcher)
-    in_process = bench.run_in_process(articles, warmup[:1], tokens, analyzer, 1)
-    raw = bench.run_raw(prepared, bench.prepare(warmup[:1]), analyzer.encoder, 1)
+    in_process = bench.run_in_process(articles, tokens, analyzer, 1)
+    raw = bench.run_raw(prepared, analyzer.encoder, 1)
     assert naive.articles == in_process.articles == raw.articles == len(articles)
     assert raw.tokens == tokens > 0
     assert len(in_process.latencies_ms) == len(articles)
