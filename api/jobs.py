@@ -143,13 +143,8 @@ class Job(MethodView):
 
         `?wait=N` holds the answer up to N seconds (at most 60) until the job ends.
         """
-        if not _valid_id(job_id):
-            raise ApiError(404, "job_not_found", "No job with this id.")
         # Answered as soon as the job ends: the store is told on the job's channel.
-        record = services().store.wait(job_id, args["wait"])
-        if record is None:
-            raise ApiError(404, "job_not_found", "No job with this id.")
-        return job_body(record)
+        return job_body(_get(job_id, wait=args["wait"]))
 
     @blp.response(200, JobSchema)
     def delete(self, job_id: str) -> dict[str, Any]:
@@ -176,8 +171,9 @@ class Job(MethodView):
         return job_body(record)
 
 
-def _get(job_id: str) -> JobRecord:
-    record = services().store.get(job_id) if _valid_id(job_id) else None
+def _get(job_id: str, wait: float = 0.0) -> JobRecord:
+    """The job's record (once it has ended, waiting up to `wait` s); 404 if there is none."""
+    record = services().store.wait(job_id, wait) if _valid_id(job_id) else None
     if record is None:
         raise ApiError(404, "job_not_found", "No job with this id.")
     return record
