@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from jobs.contract import TERMINAL_STATUSES, JobStatus
+from jobs.telemetry import Increments
 
 _START = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -52,6 +53,15 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], ARGV[2], ARGV[3], 'finished_at', 
 redis.call('HINCRBY', KEYS[1], 'writes', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
+if #ARGV > 6 then
+  local counts_end = 8 + 2 * tonumber(ARGV[8])
+  for i = 9, counts_end, 2 do
+    redis.call('HINCRBY', ARGV[7], ARGV[i], ARGV[i + 1])
+  end
+  for i = counts_end + 1, #ARGV, 2 do
+    redis.call('HINCRBYFLOAT', ARGV[7], ARGV[i], ARGV[i + 1])
+  end
+end
 return 1
 """
 
@@ -360,26 +370,40 @@ class JobStore:
         status = _text(status) or "missing"
         return StartedJob(status=status, request=json.loads(request) if request else None)
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
-        """Store the result; False when the job had already ended (the write is skipped)."""
-        return self._end(job_id, JobStatus.SUCCEEDED, "result", result)
+    def succeed(
+        self, job_id: str, result: dict[str, Any], metrics: Increments | None = None
+    ) -> bool:
+        """Store the result; False when the job had already ended (the write is skipped).
 
-    def fail(self, job_id: str, code: str, message: str) -> bool:
-        return self._end(job_id, JobStatus.FAILED, "error", {"code": code, "message": message})
+        `metrics` are added in the same atomic step, only when the result is written.
+        """
+        return self._end(job_id, JobStatus.SUCCEEDED, "result", result, metrics)
 
-    def _end(self, job_id: str, status: JobStatus, field: str, value: dict[str, Any]) -> bool:
-        done = self._finish(
-            keys=[self.key(job_id)],
-            args=[
-                status.value,
-                field,
-                json.dumps(value, ensure_ascii=False),
-                utc_now(),
-                self.ttl_seconds,
-                self.ended_channel(job_id),
-            ],
-        )
-        return bool(done)
+    def fail(self, job_id: str, code: str, message: str, metrics: Increments | None = None) -> bool:
+        error = {"code": code, "message": message}
+        return self._end(job_id, JobStatus.FAILED, "error", error, metrics)
+
+    def _end(
+        self,
+        job_id: str,
+        status: JobStatus,
+        field: str,
+        value: dict[str, Any],
+        metrics: Increments | None,
+    ) -> bool:
+        args: list[str | int | float] = [
+            status.value,
+            field,
+            json.dumps(value, ensure_ascii=False),
+            utc_now(),
+            self.ttl_seconds,
+            self.ended_channel(job_id),
+        ]
+        if metrics is not None:
+            args += [metrics.key, len(metrics.counts)]
+            args += [item for pair in metrics.counts.items() for item in pair]
+            args += [item for name, amount in metrics.sums.items() for item in (name, repr(amount))]
+        return bool(self._finish(keys=[self.key(job_id)], args=args))
 
 
 def _text(value: bytes | str | None) -> str | None:

@@ -31,6 +31,37 @@ class Histogram:
     total: float
 
 
+@dataclass(frozen=True)
+class Increments:
+    """What one event adds to the fields of the metrics hash `key`."""
+
+    key: str
+    counts: dict[str, int]
+    sums: dict[str, float]
+
+
+def ended_increments(
+    tasks: Iterable[str],
+    status: str,
+    duration_seconds: float | None = None,
+    model_seconds: Mapping[str, float] | None = None,
+) -> Increments:
+    """What a job that ended adds to the metrics. The worker has the job store add them in
+    the same script that ends the job (`JobStore.succeed`/`fail`): counted once, when ended."""
+    counts = {f"ended|{task}|{status}": 1 for task in tasks}
+    sums: dict[str, float] = {}
+    observations = [("job_duration", "", duration_seconds)] if duration_seconds is not None else []
+    observations += [("model", stage, seconds) for stage, seconds in (model_seconds or {}).items()]
+    for name, label, value in observations:
+        # One bucket per observation, the first bound at or above it; `histograms` adds them
+        # up into Prometheus's cumulative buckets when the figures are read.
+        bound = next((b for b in DURATION_BUCKETS if value <= b), math.inf)
+        counts[f"hist|{name}|{label}|{_bucket_label(bound)}"] = 1
+        counts[f"hist|{name}|{label}|count"] = 1
+        sums[f"hist|{name}|{label}|sum"] = value
+    return Increments(METRICS_KEY, counts, sums)
+
+
 class Telemetry:
     def __init__(self, client: redis.Redis, *, heartbeat_ttl: int = 30) -> None:
         self.client = client
@@ -50,23 +81,13 @@ class Telemetry:
         duration_seconds: float | None = None,
         model_seconds: Mapping[str, float] | None = None,
     ) -> None:
+        increments = ended_increments(tasks, status, duration_seconds, model_seconds)
         pipe = self.client.pipeline(transaction=False)
-        for task in tasks:
-            pipe.hincrby(METRICS_KEY, f"ended|{task}|{status}", 1)
-        if duration_seconds is not None:
-            self._observe(pipe, "job_duration", "", duration_seconds)
-        for stage, seconds in (model_seconds or {}).items():
-            self._observe(pipe, "model", stage, seconds)
+        for field, count in increments.counts.items():
+            pipe.hincrby(increments.key, field, count)
+        for field, amount in increments.sums.items():
+            pipe.hincrbyfloat(increments.key, field, amount)
         pipe.execute()
-
-    @staticmethod
-    def _observe(pipe: redis.client.Pipeline, name: str, label: str, value: float) -> None:
-        # One bucket per observation, the first bound at or above it; `histograms` adds them
-        # up into Prometheus's cumulative buckets when the figures are read.
-        bound = next((b for b in DURATION_BUCKETS if value <= b), math.inf)
-        pipe.hincrby(METRICS_KEY, f"hist|{name}|{label}|{_bucket_label(bound)}", 1)
-        pipe.hincrby(METRICS_KEY, f"hist|{name}|{label}|count", 1)
-        pipe.hincrbyfloat(METRICS_KEY, f"hist|{name}|{label}|sum", value)
 
     def heartbeat(self, worker: str, info: Mapping[str, object]) -> None:
         payload = json.dumps({"at": time.time(), **info})

@@ -18,7 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from jobs.contract import ANALYZE_TASK, QUEUE, WEBHOOK_TASK
 from jobs.store import JobStore, record_body
-from jobs.telemetry import Telemetry
+from jobs.telemetry import ended_increments
 from jobs.webhooks import SIGNATURE_HEADER, DestinationRefused, check_destination, sign
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
@@ -37,7 +37,6 @@ REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 class Resources:
     analyzer: Analyzer
     store: JobStore
-    telemetry: Telemetry
 
 
 class AnalysisTask(Task):
@@ -51,9 +50,7 @@ class AnalysisTask(Task):
         store = JobStore(
             client, ttl_seconds=settings.job_ttl_seconds, max_attempts=settings.max_attempts
         )
-        return Resources(
-            analyzer=build_analyzer(settings), store=store, telemetry=Telemetry(client)
-        )
+        return Resources(analyzer=build_analyzer(settings), store=store)
 
 
 def with_redis_retry(call: Callable[[], T], *, wait_seconds: float = 60.0) -> T:
@@ -99,18 +96,19 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
     t0 = time.perf_counter()
     outcome = _run(self.resources.analyzer, started.request, job_id)
     duration = time.perf_counter() - t0
+    # The job's metrics are added by the script that writes its end, only if it writes it.
     if isinstance(outcome, dict):
-        written = with_redis_retry(lambda: store.succeed(job_id, outcome))
         status = "succeeded"
         timings = {k: v / 1000 for k, v in outcome.get("timings_ms", {}).items()}
+        metrics = ended_increments(tasks, status, duration, timings)
+        written = with_redis_retry(lambda: store.succeed(job_id, outcome, metrics))
     else:
         code, message = outcome
-        written = with_redis_retry(lambda: store.fail(job_id, code, message))
-        status, timings = "failed", {}
-    if written:
-        _record(self.resources.telemetry, tasks, status, duration, timings)
-        if started.request.get("callback_url"):
-            deliver_webhook.apply_async(args=[job_id], queue=QUEUE)
+        status = "failed"
+        metrics = ended_increments(tasks, status, duration)
+        written = with_redis_retry(lambda: store.fail(job_id, code, message, metrics))
+    if written and started.request.get("callback_url"):
+        deliver_webhook.apply_async(args=[job_id], queue=QUEUE)
     logger.info(
         "job %s %s in %.0f ms%s",
         job_id,
@@ -135,15 +133,6 @@ def _run(
     except Exception:
         logger.exception("job %s failed unexpectedly", job_id)
         return "internal_error", "the analysis failed unexpectedly; the worker log has the details"
-
-
-def _record(
-    telemetry: Telemetry, tasks: list[str], status: str, duration: float, timings: dict[str, float]
-) -> None:
-    try:
-        telemetry.job_ended(tasks, status, duration, timings)
-    except REDIS_ERRORS:
-        logger.warning("metrics of a job not recorded: redis unreachable")
 
 
 @app.task(

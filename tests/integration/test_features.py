@@ -200,13 +200,13 @@ def test_wait_on_an_ended_or_unknown_job_answers_at_once(redis_client):
 def test_histograms_read_back_cumulative_from_one_bucket_per_observation(redis_client):
     from jobs.telemetry import METRICS_KEY, Telemetry, histograms
 
-    pipe = redis_client.pipeline()
+    telemetry = Telemetry(redis_client)
     for value in (0.03, 0.07, 0.07, 0.1, 200.0):
-        Telemetry._observe(pipe, "histogram_test", "x", value)
-    pipe.execute()
+        telemetry.job_ended(["histogram_test"], "succeeded", None, {"histogram_test": value})
     try:
-        snapshot = Telemetry(redis_client).snapshot()
-        (hist,) = histograms(snapshot, "histogram_test").values()
+        snapshot = telemetry.snapshot()
+        hist = histograms(snapshot, "model")["histogram_test"]
+        assert snapshot["ended|histogram_test|succeeded"] == "5"
     finally:
         redis_client.hdel(METRICS_KEY, *[k for k in snapshot if "histogram_test" in k])
     assert hist.buckets["0.05"] == 1

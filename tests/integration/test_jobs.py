@@ -7,6 +7,7 @@ import pytest
 from api import create_app
 from api.services import close_services
 from jobs.store import JobStore
+from jobs.telemetry import METRICS_KEY, Telemetry, ended_increments, histograms
 from scripts.local_redis import LocalRedis
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 from tests.integration.conftest import wait_for_job
@@ -102,6 +103,29 @@ def test_ended_job_is_never_rewritten(redis_client):
     assert record.status == "succeeded"
     assert record.result == {"summary": {"text": "first"}}
     assert 0 < redis_client.ttl(store.key("f" * 32)) <= 60
+
+
+def test_a_job_end_is_counted_once_with_the_write(redis_client):
+    store = JobStore(redis_client, ttl_seconds=60)
+    telemetry = Telemetry(redis_client)
+    redis_client.delete(METRICS_KEY)
+    store.create("c" * 32, {"article": {"text": "x"}})
+    store.start("c" * 32)
+    ended = ended_increments(["summary", "stance"], "succeeded", 0.3, {"embed": 0.07})
+    assert store.succeed("c" * 32, {"summary": {"text": "first"}}, ended) is True
+    # A second end (a redelivered message) is not written, so not counted either.
+    assert store.succeed("c" * 32, {"summary": {"text": "again"}}, ended) is False
+    late = ended_increments(["summary"], "failed", 9.0)
+    assert store.fail("c" * 32, "timeout", "late", late) is False
+    figures = telemetry.snapshot()
+    assert figures["ended|summary|succeeded"] == "1"
+    assert figures["ended|stance|succeeded"] == "1"
+    assert "ended|summary|failed" not in figures
+    duration = histograms(figures, "job_duration")[""]
+    assert (duration.count, duration.total) == (1, pytest.approx(0.3))
+    assert duration.buckets["0.25"] == 0 and duration.buckets["0.5"] == 1
+    embed = histograms(figures, "model")["embed"]
+    assert (embed.count, embed.total, embed.buckets["0.1"]) == (1, pytest.approx(0.07), 1)
 
 
 def test_a_waiting_job_outlives_the_result_ttl(redis_client):
