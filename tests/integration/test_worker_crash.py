@@ -1,0 +1,66 @@
+"""A pool process killed mid-job, with the next job already in its pipe: neither is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from api import create_app
+from api.services import close_services
+from scripts.local_redis import LocalRedis
+from scripts.processes import WorkerProcess
+from tests.integration.conftest import wait_for_job
+
+pytestmark = pytest.mark.integration
+
+
+def long_article(seed: int, sentences: int = 400) -> str:
+    # Every sentence differs, so the encoder's vector cache cannot shorten the job.
+    return " ".join(
+        f"Council member {seed}-{i} said the {i * 37 + seed} million budget for district "
+        f"{i % 17} would fund {i * 3 + 2} new buses before the vote on day {i % 29}."
+        for i in range(sentences)
+    )
+
+
+def test_a_killed_pool_process_loses_neither_its_job_nor_the_next(tmp_path):
+    server = LocalRedis(tmp_path / "redis")
+    server.start()
+    worker = WorkerProcess(server.url, tmp_path / "worker.log", name="crash")
+    app = create_app({"REDIS_URL": server.url, "TESTING": True})
+    client = app.test_client()
+    try:
+        worker.start()
+        ids = []
+        for seed in range(3):
+            response = client.post(
+                "/v1/jobs", json={"article": {"text": long_article(seed)}, "tasks": ["summary"]}
+            )
+            assert response.status_code == 202
+            ids.append(response.get_json()["id"])
+        first, second, _ = ids
+        # The main process holds the second job too (a prefetch of 2), written to the pool
+        # process's pipe while the first one runs.
+        marks = (f"job {first} started", f"newsnlp.analyze[{second}] received")
+        deadline = time.monotonic() + 30
+        log = ""
+        while not all(m in log for m in marks) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            log = worker.read_log()
+        assert all(m in log for m in marks)
+        assert f"job {first} succeeded" not in log
+        (pool_process,) = worker.child_pids()
+        os.kill(pool_process, signal.SIGKILL)
+
+        bodies = [wait_for_job(client, job_id, timeout=120) for job_id in ids]
+        assert [b["status"] for b in bodies] == ["succeeded"] * 3
+        # The first was started, lost with its process and run again; the others ran once.
+        assert [b["attempts"] for b in bodies] == [2, 1, 1]
+        assert pool_process not in worker.child_pids()
+    finally:
+        close_services(app)
+        worker.stop()
+        server.stop()
