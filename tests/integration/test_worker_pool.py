@@ -1,4 +1,8 @@
-"""A pool process killed mid-job, with the next job already in its pipe: neither is lost."""
+"""The worker's pool (`worker.celery_app.PipelinedPool`) with real worker processes.
+
+One pool process holds its next job in its pipe while it runs one: killed mid-job, it loses
+neither. Several pool processes share the jobs out, none idling while another has two.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +64,36 @@ def test_a_killed_pool_process_loses_neither_its_job_nor_the_next(tmp_path):
         # The first was started, lost with its process and run again; the others ran once.
         assert [b["attempts"] for b in bodies] == [2, 1, 1]
         assert pool_process not in worker.child_pids()
+    finally:
+        close_services(app)
+        worker.stop()
+        server.stop()
+
+
+def test_two_pool_processes_run_two_jobs_at_once(tmp_path):
+    server = LocalRedis(tmp_path / "redis")
+    server.start()
+    worker = WorkerProcess(
+        server.url, tmp_path / "worker.log", name="pair", concurrency=2,
+        NEWSNLP_WORKER_CONCURRENCY="2",
+    )  # fmt: skip
+    app = create_app({"REDIS_URL": server.url, "TESTING": True})
+    client = app.test_client()
+    try:
+        worker.start()
+        ids = [
+            client.post(
+                "/v1/jobs", json={"article": {"text": long_article(seed)}, "tasks": ["summary"]}
+            ).get_json()["id"]
+            for seed in range(4)
+        ]
+        bodies = [wait_for_job(client, job_id, timeout=120) for job_id in ids]
+        assert [b["status"] for b in bodies] == ["succeeded"] * 4
+        # The first two ran at the same time, one in each process, rather than one after
+        # the other in the same process.
+        first, second = bodies[:2]
+        assert second["started_at"] < first["finished_at"], (first, second)
+        assert first["started_at"] < second["finished_at"], (first, second)
     finally:
         close_services(app)
         worker.stop()
