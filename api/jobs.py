@@ -7,14 +7,14 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, request, url_for
+from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.services import services
-from jobs.contract import ANALYZE_TASK, QUEUE
+from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
 from jobs.queue import task_message
 from jobs.store import JobRecord, record_body, request_hash
 from jobs.telemetry import METRICS_KEY, Telemetry
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 blp = Blueprint("jobs", __name__, url_prefix="/v1/jobs", description="Analysis jobs")
 
 MAX_WAIT_SECONDS = 60
+JOB_SCHEMA = JobSchema()
 
 
 class WaitSchema(ma.Schema):
@@ -115,23 +116,35 @@ def _idempotency_key() -> str | None:
 class Jobs(MethodView):
     # Schema instances, not classes: webargs would build one (and its nested ones) per request.
     @blp.arguments(JobCreateSchema())
+    @blp.arguments(WaitSchema(), location="query")
     @blp.response(202, JobCreatedSchema)
-    @blp.alt_response(200, schema=JobSchema, description="An Idempotency-Key seen before")
-    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    @blp.alt_response(
+        200,
+        schema=JobSchema,
+        description="The job, when it ended within `?wait`, or the one an Idempotency-Key made",
+    )
+    def post(self, data: dict[str, Any], args: dict[str, Any]) -> Any:
         """Submit an article for summary and stance; the job runs on a worker.
 
-        With an `Idempotency-Key` header already used (24 h), the same request answers
-        200 with the job it created, and a different request 409.
+        `?wait=N` (at most 60) holds the answer up to N seconds: a job that ends by then is
+        answered 200 with its result, as `GET /v1/jobs/<id>` would; otherwise 202, as without
+        the wait. With an `Idempotency-Key` header already used (24 h), the same request
+        answers 200 with the job it created, and a different request 409.
         """
         check_limits(data)
         job_id, created = submit(data, _idempotency_key())
         location = url_for("jobs.Job", job_id=job_id)
-        if not created:
-            record = services().store.get(job_id)
-            assert record is not None
-            return job_body(record), 200, {"Location": location}
-        body = {"id": job_id, "status": "queued", "links": {"self": location}}
-        return body, 202, {"Location": location}
+        if created and args["wait"] <= 0:
+            body = {"id": job_id, "status": "queued", "links": {"self": location}}
+            return body, 202, {"Location": location}
+        record = _get(job_id, wait=args["wait"])
+        if created and record.status not in TERMINAL_STATUSES:
+            body = {"id": job_id, "status": record.status.value, "links": {"self": location}}
+            return body, 202, {"Location": location}
+        # The 202 schema above would drop the result: this answer is dumped as a job.
+        response = jsonify(JOB_SCHEMA.dump(job_body(record)))
+        response.headers["Location"] = location
+        return response
 
 
 @blp.route("/<string:job_id>")

@@ -28,6 +28,40 @@ def test_wait_returns_as_soon_as_the_job_ends(client, worker):
     assert time.monotonic() - t0 < 20
 
 
+def test_post_with_wait_answers_the_ended_job(client, worker):
+    job = {"article": {"text": TEXT}, "tasks": ["summary"]}
+    response = client.post("/v1/jobs?wait=30", json=job)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "succeeded"
+    assert body["result"]["summary"]["sentences"]
+    assert response.headers["Location"] == body["links"]["self"] == f"/v1/jobs/{body['id']}"
+    assert client.get(body["links"]["self"]).get_json() == body
+
+
+def test_post_with_wait_answers_202_when_the_job_has_not_ended(tmp_path):
+    from api import create_app
+    from api.services import close_services
+    from scripts.local_redis import LocalRedis
+
+    server = LocalRedis(tmp_path / "redis")  # no worker on this one: the job stays queued
+    server.start()
+    app = create_app({"REDIS_URL": server.url, "TESTING": True})
+    try:
+        t0 = time.monotonic()
+        job = {"article": {"text": TEXT}, "tasks": ["summary"]}
+        response = app.test_client().post("/v1/jobs?wait=0.5", json=job)
+        assert 0.45 <= time.monotonic() - t0 < 5
+        assert response.status_code == 202
+        body = response.get_json()
+        assert body["status"] == "queued"
+        assert response.headers["Location"] == body["links"]["self"]
+        assert app.test_client().post("/v1/jobs?wait=61", json=job).status_code == 422
+    finally:
+        close_services(app)
+        server.stop()
+
+
 def test_wait_is_validated(client):
     response = client.get(f"/v1/jobs/{'0' * 32}?wait=999")
     assert response.status_code == 422
@@ -72,6 +106,8 @@ def test_idempotency_key_returns_the_same_job(client, worker):
     second = client.post("/v1/jobs", json=job, headers=headers)
     assert second.status_code == 200
     assert second.get_json()["id"] == first.get_json()["id"]
+    # The job itself, as GET shows it (not only its id and status).
+    assert {"created_at", "attempts", "result", "links"} <= second.get_json().keys()
     other_job = {"article": {"text": TEXT + " Another sentence."}, "tasks": ["summary"]}
     other = client.post("/v1/jobs", json=other_job, headers=headers)
     assert other.status_code == 409
