@@ -160,6 +160,8 @@ class ApiProcess:
         args = [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
+            # As the image runs it: the workers' heartbeat files on tmpfs, not on a disk.
+            *(["--worker-tmp-dir", "/dev/shm"] if Path("/dev/shm").is_dir() else []),
             self.target,
         ]  # fmt: skip
         self.process, self.log = spawn(args, self.env, self.log_path)
