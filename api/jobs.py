@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
+import redis
 from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -137,10 +138,19 @@ class Jobs(MethodView):
         if created and args["wait"] <= 0:
             body = {"id": job_id, "status": "queued", "links": {"self": location}}
             return body, 202, {"Location": location}
-        record = _get(job_id, wait=args["wait"])
-        if created and record.status not in TERMINAL_STATUSES:
-            body = {"id": job_id, "status": record.status.value, "links": {"self": location}}
-            return body, 202, {"Location": location}
+        if created:
+            try:
+                record: JobRecord | None = _get(job_id, wait=args["wait"])
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                # The job is recorded and queued: its id matters more than the wait.
+                logger.warning("job %s: the wait ended with Redis unreachable", job_id)
+                record = None
+            if record is None or record.status not in TERMINAL_STATUSES:
+                status = record.status.value if record else "queued"
+                body = {"id": job_id, "status": status, "links": {"self": location}}
+                return body, 202, {"Location": location}
+        else:
+            record = _get(job_id, wait=args["wait"])
         # The 202 schema above would drop the result: this answer is dumped as a job.
         response = jsonify(JOB_SCHEMA.dump(job_body(record)))
         response.headers["Location"] = location

@@ -75,7 +75,8 @@ def celery_config(
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
-        # One job running and one waiting in each pool process (PipelinedPool).
+        # Two reserved jobs a pool process: with one pool process, the second waits in its
+        # pipe while it runs the first (PipelinedPool).
         "worker_pool": "worker.celery_app:PipelinedPool",
         "worker_prefetch_multiplier": 2,
         "task_soft_time_limit": soft_time_limit,

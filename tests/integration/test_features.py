@@ -62,6 +62,26 @@ def test_post_with_wait_answers_202_when_the_job_has_not_ended(tmp_path):
         server.stop()
 
 
+def test_post_with_wait_gives_the_job_id_when_redis_fails_during_the_wait(
+    app, client, redis_client, monkeypatch
+):
+    import redis
+
+    def unreachable(job_id: str, timeout: float) -> None:
+        raise redis.exceptions.ConnectionError("Redis went away during the wait")
+
+    # Redis fails after the job is recorded and queued, while the request waits on it.
+    monkeypatch.setattr(app.extensions["newsnlp"].store, "wait", unreachable)
+    job = {"article": {"text": TEXT}, "tasks": ["summary"]}
+    response = client.post("/v1/jobs?wait=5", json=job)
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["status"] == "queued"
+    assert response.headers["Location"] == body["links"]["self"]
+    # The client has the id of a job that exists (not a 503 for a job it cannot name).
+    assert JobStore(redis_client, ttl_seconds=60).get(body["id"]) is not None
+
+
 def test_wait_is_validated(client):
     response = client.get(f"/v1/jobs/{'0' * 32}?wait=999")
     assert response.status_code == 422
