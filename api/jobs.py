@@ -135,22 +135,19 @@ class Jobs(MethodView):
         check_limits(data)
         job_id, created = submit(data, _idempotency_key())
         location = url_for("jobs.Job", job_id=job_id)
-        if created and args["wait"] <= 0:
-            body = {"id": job_id, "status": "queued", "links": {"self": location}}
-            return body, 202, {"Location": location}
-        if created:
+        record: JobRecord | None = None
+        if not created:
+            record = _get(job_id, wait=args["wait"])
+        elif args["wait"] > 0:
             try:
-                record: JobRecord | None = _get(job_id, wait=args["wait"])
+                record = _get(job_id, wait=args["wait"])
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
                 # The job is recorded and queued: its id matters more than the wait.
                 logger.warning("job %s: the wait ended with Redis unreachable", job_id)
-                record = None
-            if record is None or record.status not in TERMINAL_STATUSES:
-                status = record.status.value if record else "queued"
-                body = {"id": job_id, "status": status, "links": {"self": location}}
-                return body, 202, {"Location": location}
-        else:
-            record = _get(job_id, wait=args["wait"])
+        if record is None or (created and record.status not in TERMINAL_STATUSES):
+            status = record.status.value if record else "queued"
+            body = {"id": job_id, "status": status, "links": {"self": location}}
+            return body, 202, {"Location": location}
         # The 202 schema above would drop the result: this answer is dumped as a job.
         response = jsonify(JOB_SCHEMA.dump(job_body(record)))
         response.headers["Location"] = location
