@@ -18,7 +18,7 @@ from api.services import services
 from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
 from jobs.queue import task_message
 from jobs.store import JobRecord, record_body, request_hash
-from jobs.telemetry import METRICS_KEY, Telemetry
+from jobs.telemetry import submitted_increments
 from jobs.webhooks import DestinationRefused, check_destination
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
         data,
         idempotency_key=idempotency_key,
         enqueue=(QUEUE, task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], QUEUE)),
-        counters=(METRICS_KEY, Telemetry.submitted_fields(data["tasks"])),
+        metrics=submitted_increments(data["tasks"]),
     )
     if not creation.created:
         existing = svc.store.get(creation.job_id)

@@ -14,7 +14,6 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,35 @@ import redis
 
 from jobs.contract import TERMINAL_STATUSES, JobStatus
 from jobs.telemetry import Increments
+
+
+def _add_metrics_lua(first: int) -> str:
+    """Lua that adds the `Increments` passed from ARGV[first] on (`_metrics_args`), if any:
+    the hash, the number of counts, the (field, count) pairs, then (field, amount) pairs."""
+    return f"""
+if #ARGV >= {first} then
+  local counts_end = {first + 1} + 2 * tonumber(ARGV[{first + 1}])
+  for i = {first + 2}, counts_end, 2 do
+    redis.call('HINCRBY', ARGV[{first}], ARGV[i], ARGV[i + 1])
+  end
+  for i = counts_end + 1, #ARGV, 2 do
+    redis.call('HINCRBYFLOAT', ARGV[{first}], ARGV[i], ARGV[i + 1])
+  end
+end
+"""
+
+
+def _metrics_args(metrics: Increments | None) -> list[str | int]:
+    """`metrics` as the scripts' last arguments (read by `_add_metrics_lua`)."""
+    if metrics is None:
+        return []
+    return [
+        metrics.key,
+        len(metrics.counts),
+        *(item for pair in metrics.counts.items() for item in pair),
+        *(item for name, amount in metrics.sums.items() for item in (name, repr(amount))),
+    ]
+
 
 _START = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -42,7 +70,8 @@ redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 return {'running', redis.call('HGET', KEYS[1], 'request')}
 """
 
-_FINISH = """
+_FINISH = (
+    """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
 if status == 'succeeded' or status == 'failed' or status == 'canceled' then
@@ -53,20 +82,16 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], ARGV[2], ARGV[3], 'finished_at', 
 redis.call('HINCRBY', KEYS[1], 'writes', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
-if #ARGV > 6 then
-  local counts_end = 8 + 2 * tonumber(ARGV[8])
-  for i = 9, counts_end, 2 do
-    redis.call('HINCRBY', ARGV[7], ARGV[i], ARGV[i + 1])
-  end
-  for i = counts_end + 1, #ARGV, 2 do
-    redis.call('HINCRBYFLOAT', ARGV[7], ARGV[i], ARGV[i + 1])
-  end
-end
+"""
+    + _add_metrics_lua(7)
+    + """
 return 1
 """
+)
 
 
-_CREATE = """
+_CREATE = (
+    """
 if ARGV[5] ~= '' then
   local existing = redis.call('GET', ARGV[5])
   if existing then return {0, existing} end
@@ -80,11 +105,12 @@ end
 if ARGV[8] ~= '' then
   redis.call('LPUSH', ARGV[8], ARGV[9])
 end
-for i = 11, #ARGV do
-  redis.call('HINCRBY', ARGV[10], ARGV[i], 1)
-end
+"""
+    + _add_metrics_lua(10)
+    + """
 return {1, ARGV[1]}
 """
+)
 
 _CANCEL = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -206,14 +232,14 @@ class JobStore:
         idempotency_key: str | None = None,
         idempotency_ttl: int = 86_400,
         enqueue: tuple[str, str] | None = None,
-        counters: tuple[str, Sequence[str]] = ("", ()),
+        metrics: Increments | None = None,
     ) -> Creation:
         """Record a queued job. With an idempotency key already used, create nothing and
         return the job that key made (the caller compares `request_hash`).
 
         In the same atomic step, `enqueue=(list, message)` pushes the job's queue message
-        (`jobs.queue.task_message`) and `counters=(hash, fields)` adds one to each field:
-        a job is recorded exactly when its message is queued and counted.
+        (`jobs.queue.task_message`) and `metrics` are added: a job is recorded exactly when
+        its message is queued and counted.
         """
         payload = request_payload(request)
         digest = request_hash(request, payload)
@@ -231,8 +257,7 @@ class JobStore:
                 digest,
                 idempotency_ttl,
                 *(enqueue or ("", "")),
-                counters[0],
-                *(counters[1] if counters[0] else ()),
+                *_metrics_args(metrics),
             ],  # fmt: skip
         )
         if created:
@@ -391,18 +416,15 @@ class JobStore:
         value: dict[str, Any],
         metrics: Increments | None,
     ) -> bool:
-        args: list[str | int | float] = [
+        args = [
             status.value,
             field,
             json.dumps(value, ensure_ascii=False),
             utc_now(),
             self.ttl_seconds,
             self.ended_channel(job_id),
+            *_metrics_args(metrics),
         ]
-        if metrics is not None:
-            args += [metrics.key, len(metrics.counts)]
-            args += [item for pair in metrics.counts.items() for item in pair]
-            args += [item for name, amount in metrics.sums.items() for item in (name, repr(amount))]
         return bool(self._finish(keys=[self.key(job_id)], args=args))
 
 

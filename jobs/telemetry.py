@@ -40,6 +40,12 @@ class Increments:
     sums: dict[str, float]
 
 
+def submitted_increments(tasks: Iterable[str]) -> Increments:
+    """What a submitted job adds to the metrics; the job store adds them in the same script
+    that records the job (`JobStore.create`)."""
+    return Increments(METRICS_KEY, {f"submitted|{task}": 1 for task in tasks}, {})
+
+
 def ended_increments(
     tasks: Iterable[str],
     status: str,
@@ -68,12 +74,6 @@ class Telemetry:
         self.heartbeat_ttl = heartbeat_ttl
 
     # -- recording -----------------------------------------------------------------------
-    @staticmethod
-    def submitted_fields(tasks: Iterable[str]) -> list[str]:
-        """The counters (in `METRICS_KEY`) a submitted job adds one to; the job store adds
-        them in the same script that records the job (`JobStore.create`)."""
-        return [f"submitted|{task}" for task in tasks]
-
     def job_ended(
         self,
         tasks: Iterable[str],
