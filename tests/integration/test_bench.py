@@ -25,6 +25,8 @@ def test_a_tiny_run_prints_the_table_and_ratios_of_its_own_figures(tmp_path, cap
     assert set(phases) == {"naive", "in_process", "raw", "e2e", "e2e_1x1", "e2e_2x1", "e2e_drain"}
     assert all(p["articles"] == 2 for p in phases.values())  # 1 CNN/DM + the reference
     assert figures["rounds"] == 2 and phases["e2e"]["rounds"] == 2  # one article a round
+    # The corpus's count is the rounds' counts added up, the one every phase divides by.
+    assert {p["tokens"] for p in phases.values()} == {figures["corpus"]["tokens"]}
     ratios = figures["ratios"]
     assert ratios["speedup_vs_naive"] == pytest.approx(
         phases["in_process"]["articles_per_s"] / phases["naive"]["articles_per_s"], rel=1e-2
