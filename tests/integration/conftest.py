@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -70,3 +74,23 @@ def wait_for_job(client, job_id: str, timeout: float = 60.0) -> dict:
             return body
         time.sleep(0.1)
     raise TimeoutError(f"job {job_id} still {body['status']} after {timeout} s")
+
+
+@contextmanager
+def isolated_stack(
+    tmp: Path, name: str, concurrency: int = 1, **env: str
+) -> Iterator[tuple[Any, WorkerProcess]]:
+    """A Redis, a worker with `env` and an API test client of their own, all stopped after."""
+    server = LocalRedis(tmp / "redis")
+    server.start()
+    worker = WorkerProcess(
+        server.url, tmp / "worker.log", name=name, concurrency=concurrency, **env
+    )
+    app = create_app({"REDIS_URL": server.url})
+    try:
+        worker.start()
+        yield app.test_client(), worker
+    finally:
+        close_services(app)
+        worker.stop()
+        server.stop()

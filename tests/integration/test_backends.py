@@ -3,42 +3,27 @@ summarizer (a tiny BART the test builds) and the extractive lead prior set from 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from api import create_app
-from api.services import close_services
 from scripts.local_redis import LocalRedis
 from scripts.processes import WorkerProcess
-from tests.integration.conftest import wait_for_job
+from tests.integration.conftest import isolated_stack, wait_for_job
 from tests.tiny_models import CORPUS, build_tiny_bart
 
 pytestmark = pytest.mark.integration
-
-
-def isolated_stack(tmp: Path, name: str, **env: str):
-    """A Redis, a worker with `env` and an API client of their own; stopped after the yield."""
-    server = LocalRedis(tmp / "redis")
-    server.start()
-    worker = WorkerProcess(server.url, tmp / "worker.log", name=name, **env).start()
-    app = create_app({"REDIS_URL": server.url})
-    yield app.test_client(), worker
-    close_services(app)
-    worker.stop()
-    server.stop()
 
 
 @pytest.fixture(scope="module")
 def seq2seq_stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("seq2seq")
     model = build_tiny_bart(tmp / "tiny-bart")
-    yield from isolated_stack(
+    with isolated_stack(
         tmp, "seq2seq",
         NEWSNLP_SUMMARIZER="seq2seq", NEWSNLP_SUMMARIZER_MODEL=str(model),
         NEWSNLP_SUMMARIZER_BEAMS="2", NEWSNLP_SUMMARIZER_MIN_TOKENS="2",
         NEWSNLP_SUMMARIZER_MAX_TOKENS="12", NEWSNLP_STANCE_BACKEND="similarity",
-    )  # fmt: skip
+    ) as stack:  # fmt: skip
+        yield stack
 
 
 def test_a_seq2seq_worker_generates_the_summary(seq2seq_stack):
@@ -77,9 +62,10 @@ def nli_stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nli")
     contradiction = next(i for i, name in ID2LABEL.items() if name == "CONTRADICTION")
     model = tiny_nli_model(tmp / "tiny-nli", ID2LABEL, favour=contradiction)
-    yield from isolated_stack(
+    with isolated_stack(
         tmp, "nli", NEWSNLP_STANCE_BACKEND="nli", NEWSNLP_NLI_MODEL=str(model)
-    )
+    ) as stack:
+        yield stack
 
 
 def test_an_nli_worker_maps_contradiction_to_disagree(nli_stack, reference_text):

@@ -285,7 +285,8 @@ def test_waits_keep_one_subscriber_per_thread_and_survive_a_redis_restart(tmp_pa
 
         def wait_on_a_job_that_ends(job_id):
             store.create(job_id, {"tasks": ["summary"]})
-            thread, outcome = _wait_in_thread_here(store, job_id)
+            # In a thread of its own each time: the test's thread keeps its subscriber.
+            thread, outcome = _wait_in_thread(store, job_id, timeout=20)
             time.sleep(0.2)
             store.succeed(job_id, {"summary": None})
             thread.join(timeout=30)
@@ -302,8 +303,3 @@ def test_waits_keep_one_subscriber_per_thread_and_survive_a_redis_restart(tmp_pa
         assert wait_on_a_job_that_ends("b" * 32) == "succeeded"
     finally:
         server.stop()
-
-
-def _wait_in_thread_here(store, job_id):
-    # The waits of the test's own thread would reuse its subscriber: this one is new each time.
-    return _wait_in_thread(store, job_id, timeout=20)

@@ -12,11 +12,7 @@ import time
 
 import pytest
 
-from api import create_app
-from api.services import close_services
-from scripts.local_redis import LocalRedis
-from scripts.processes import WorkerProcess
-from tests.integration.conftest import wait_for_job
+from tests.integration.conftest import isolated_stack, wait_for_job
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +27,7 @@ def long_article(seed: int, sentences: int = 400) -> str:
 
 
 def test_a_killed_pool_process_loses_neither_its_job_nor_the_next(tmp_path):
-    server = LocalRedis(tmp_path / "redis")
-    server.start()
-    worker = WorkerProcess(server.url, tmp_path / "worker.log", name="crash")
-    app = create_app({"REDIS_URL": server.url, "TESTING": True})
-    client = app.test_client()
-    try:
-        worker.start()
+    with isolated_stack(tmp_path, "crash") as (client, worker):
         ids = []
         for seed in range(3):
             response = client.post(
@@ -64,23 +54,13 @@ def test_a_killed_pool_process_loses_neither_its_job_nor_the_next(tmp_path):
         # The first was started, lost with its process and run again; the others ran once.
         assert [b["attempts"] for b in bodies] == [2, 1, 1]
         assert pool_process not in worker.child_pids()
-    finally:
-        close_services(app)
-        worker.stop()
-        server.stop()
 
 
 def test_two_pool_processes_run_two_jobs_at_once(tmp_path):
-    server = LocalRedis(tmp_path / "redis")
-    server.start()
-    worker = WorkerProcess(
-        server.url, tmp_path / "worker.log", name="pair", concurrency=2,
-        NEWSNLP_WORKER_CONCURRENCY="2",
-    )  # fmt: skip
-    app = create_app({"REDIS_URL": server.url, "TESTING": True})
-    client = app.test_client()
-    try:
-        worker.start()
+    with isolated_stack(tmp_path, "pair", concurrency=2, NEWSNLP_WORKER_CONCURRENCY="2") as (
+        client,
+        _,
+    ):
         ids = [
             client.post(
                 "/v1/jobs", json={"article": {"text": long_article(seed)}, "tasks": ["summary"]}
@@ -94,7 +74,3 @@ def test_two_pool_processes_run_two_jobs_at_once(tmp_path):
         first, second = bodies[:2]
         assert second["started_at"] < first["finished_at"], (first, second)
         assert first["started_at"] < second["finished_at"], (first, second)
-    finally:
-        close_services(app)
-        worker.stop()
-        server.stop()
