@@ -18,7 +18,7 @@ from api.services import services
 from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
 from jobs.queue import task_message
 from jobs.store import JobRecord, record_body, request_hash
-from jobs.telemetry import submitted_increments
+from jobs.telemetry import ended_increments, submitted_increments
 from jobs.webhooks import DestinationRefused, check_destination
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,9 @@ class Job(MethodView):
         """Cancel a job: a queued job never runs, a running one is stopped."""
         _get(job_id)
         svc = services()
-        outcome = svc.store.cancel(job_id)
+        tasks = (svc.store.get_request(job_id) or {}).get("tasks", [])
+        # Counted by the script that cancels the job, only if it does.
+        outcome = svc.store.cancel(job_id, ended_increments(tasks, "canceled"))
         if outcome == "missing":
             raise ApiError(404, "job_not_found", "No job with this id.")
         if not outcome.startswith("was_"):
@@ -182,11 +184,6 @@ class Job(MethodView):
         else:
             svc.celery.control.revoke(job_id)
         record = _get(job_id)
-        try:
-            tasks = (svc.store.get_request(job_id) or {}).get("tasks", [])
-            svc.telemetry.job_ended(tasks, "canceled")
-        except Exception:
-            logger.warning("metrics of a cancel not recorded")
         logger.info("job %s canceled (%s)", job_id, outcome, extra={"job_id": job_id})
         return job_body(record)
 

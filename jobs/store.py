@@ -112,7 +112,8 @@ return {1, ARGV[1]}
 """
 )
 
-_CANCEL = """
+_CANCEL = (
+    """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'succeeded' or status == 'failed' or status == 'canceled' then return status end
@@ -120,8 +121,12 @@ redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[1],
            'error', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], 'canceled')
+"""
+    + _add_metrics_lua(5)
+    + """
 return 'was_' .. status
 """
+)
 
 
 def request_payload(request: dict[str, Any]) -> str:
@@ -268,19 +273,14 @@ class JobStore:
     def _idempotency_key(self, idempotency_key: str) -> str:
         return self.idempotency_prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()
 
-    def cancel(self, job_id: str) -> str:
+    def cancel(self, job_id: str, metrics: Increments | None = None) -> str:
         """Cancel a queued or running job. Returns 'missing', the terminal status the job
-        already had, or 'was_queued' / 'was_running'."""
+        already had, or 'was_queued' / 'was_running'. `metrics` are added in the same atomic
+        step, only when the job is canceled."""
         error = json.dumps({"code": "canceled", "message": "the job was canceled by a client"})
-        return (
-            _text(
-                self._cancel(
-                    keys=[self.key(job_id)],
-                    args=[utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)],
-                )
-            )
-            or "missing"
-        )
+        args = [utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)]
+        outcome = self._cancel(keys=[self.key(job_id)], args=[*args, *_metrics_args(metrics)])
+        return _text(outcome) or "missing"
 
     def get(self, job_id: str) -> JobRecord | None:
         fields = (

@@ -74,21 +74,6 @@ class Telemetry:
         self.heartbeat_ttl = heartbeat_ttl
 
     # -- recording -----------------------------------------------------------------------
-    def job_ended(
-        self,
-        tasks: Iterable[str],
-        status: str,
-        duration_seconds: float | None = None,
-        model_seconds: Mapping[str, float] | None = None,
-    ) -> None:
-        increments = ended_increments(tasks, status, duration_seconds, model_seconds)
-        pipe = self.client.pipeline(transaction=False)
-        for field, count in increments.counts.items():
-            pipe.hincrby(increments.key, field, count)
-        for field, amount in increments.sums.items():
-            pipe.hincrbyfloat(increments.key, field, amount)
-        pipe.execute()
-
     def heartbeat(self, worker: str, info: Mapping[str, object]) -> None:
         payload = json.dumps({"at": time.time(), **info})
         self.client.set(WORKER_PREFIX + worker, payload, ex=self.heartbeat_ttl)

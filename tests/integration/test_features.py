@@ -98,15 +98,23 @@ def test_wait_answers_after_the_wait_when_the_job_has_not_ended(client, redis_cl
 
 
 def test_cancel_a_queued_job_and_it_never_runs(client, redis_client):
+    from jobs.telemetry import METRICS_KEY
+
+    def canceled() -> int:
+        return int(redis_client.hget(METRICS_KEY, "ended|summary|canceled") or 0)
+
     store = JobStore(redis_client, ttl_seconds=60)
     store.create("c" * 32, {"article": {"text": TEXT}, "tasks": ["summary"], "claims": []})
+    before = canceled()
     response = client.delete(f"/v1/jobs/{'c' * 32}")
     assert response.status_code == 200
     assert response.get_json()["status"] == "canceled"
+    assert canceled() == before + 1
     assert store.start("c" * 32).request is None  # a worker receiving it skips it
     again = client.delete(f"/v1/jobs/{'c' * 32}")
     assert again.status_code == 409
     assert again.get_json()["reason"] == "job_already_ended"
+    assert canceled() == before + 1  # counted once, when it was canceled
     assert client.delete(f"/v1/jobs/{'0' * 32}").status_code == 404
 
 
@@ -254,11 +262,15 @@ def test_wait_on_an_ended_or_unknown_job_answers_at_once(redis_client):
 
 
 def test_histograms_read_back_cumulative_from_one_bucket_per_observation(redis_client):
-    from jobs.telemetry import METRICS_KEY, Telemetry, histograms
+    from jobs.telemetry import METRICS_KEY, Telemetry, ended_increments, histograms
 
     telemetry = Telemetry(redis_client)
-    for value in (0.03, 0.07, 0.07, 0.1, 200.0):
-        telemetry.job_ended(["histogram_test"], "succeeded", None, {"histogram_test": value})
+    store = JobStore(redis_client, ttl_seconds=60)
+    for n, value in enumerate((0.03, 0.07, 0.07, 0.1, 200.0)):
+        job_id = f"histogram-test-{n}"  # not a job id the API would take
+        store.create(job_id, {"tasks": ["histogram_test"]})
+        ended = ended_increments(["histogram_test"], "succeeded", None, {"histogram_test": value})
+        assert store.succeed(job_id, {"summary": None}, ended)
     try:
         snapshot = telemetry.snapshot()
         hist = histograms(snapshot, "model")["histogram_test"]
