@@ -11,6 +11,7 @@ from services.encoder import packaged_minilm_path
 from services.encoders import (
     CachingEncoder,
     TorchSentenceEncoder,
+    dense_rows,
     native_bfloat16,
     plan_batches,
     split_batch,
@@ -118,6 +119,23 @@ def test_batches_cover_every_text_once_within_their_limits(max_padding):
         assert len(batch) == 1 or padded <= 1024
         if len(batch) > 1:
             assert padded - sum(lengths[i] for i in batch) <= max_padding * padded
+
+
+def test_dense_layers_see_few_shapes_and_few_extra_rows():
+    sizes = {tokens: dense_rows(tokens) for tokens in range(1, 8193)}
+    assert all(size >= tokens for tokens, size in sizes.items())
+    assert len(set(sizes.values())) == 40
+    # Fewer than 64 extra rows, or 1/8 of the tokens for the largest batches.
+    assert all(size - t < max(64, t / 8) for t, size in sizes.items())
+
+
+def test_a_batch_of_any_size_gives_the_same_vectors(sentences, reference_vectors):
+    encoder = TorchSentenceEncoder(packaged_minilm_path())
+    # One text at a time: every real-token count rounded up differently, and batches of one
+    # text without padding (no attention mask) among them.
+    for i in (0, 1, len(sentences) - 3, len(sentences) - 2, len(sentences) - 1):
+        (vector,) = encoder.encode([sentences[i]])
+        np.testing.assert_allclose(vector, reference_vectors[i], atol=1e-5)
 
 
 def test_the_cache_answers_texts_seen_before_and_stays_bounded():
