@@ -25,6 +25,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,57 @@ def run_wrk(
     return parse_wrk(result.stdout)
 
 
+def percentiles_ms(samples: Sequence[float]) -> dict[str, float]:
+    """p50, p99 and max of latencies in seconds, in ms (nearest rank, as wrk reports)."""
+    ordered = sorted(samples)
+
+    def rank(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+    return {
+        "p50_ms": round(rank(0.5) * 1000, 2),
+        "p99_ms": round(rank(0.99) * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+def redis_round_trips(
+    redis_url: str, payload: dict[str, Any], rate: int, seconds: float
+) -> dict[str, Any]:
+    """One client records `payload` as a job `rate` times a second, as a POST does (the same
+    Lua script, a queue message of the same size), and times each round trip."""
+    import redis
+
+    from jobs.store import JobStore, request_payload
+
+    # Records of their own, which expire like the bench's jobs (NEWSNLP_JOB_TTL_SECONDS=600).
+    store = JobStore(
+        redis.Redis.from_url(redis_url),
+        ttl_seconds=600,
+        pending_ttl_seconds=600,
+        prefix="newsnlp:bench-floor:",
+    )
+    # A POST's queue message carries the job id, not the article: ~1 kB with Celery's headers.
+    message = "m" * 1000
+    count = int(rate * seconds)
+    latencies = []
+    start = time.perf_counter()
+    for i in range(count):
+        # The same schedule as wrk's: send times 1/rate apart, never two at once.
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent = time.perf_counter()
+        store.create(uuid.uuid4().hex, payload, enqueue=("newsnlp:bench-floor-queue", message))
+        latencies.append(time.perf_counter() - sent)
+    store.client.delete("newsnlp:bench-floor-queue")
+    return {
+        "requests": count,
+        "bytes": len(request_payload(payload)) + len(message),
+        **percentiles_ms(latencies),
+    }
+
+
 def reference_payload() -> dict[str, Any]:
     from scripts.bench import build_corpus, data_dir
 
@@ -210,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare = ApiProcess(
             server.url, free_port(), work / "bare.log", target="scripts.bench_api:bare_app()"
         ).start()
-        rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "api": []}
+        rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "api": [], "redis": []}
         for url in (bare.url, api.url):
             run_wrk(url, body_path, args.rate, 3, args.connections, work)  # warm-up
         # Short runs alternating between the two apps (the order reversed every other round),
@@ -223,13 +276,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rounds[name].append(
                     run_wrk(url, body_path, args.rate, seconds, args.connections, work)
                 )
+            rounds["redis"].append(redis_round_trips(server.url, payload, args.rate, seconds))
     finally:
         for process in (bare, api):
             if process is not None:
                 process.stop()
         server.stop()
 
-    results = {name: combine_rounds(runs) for name, runs in rounds.items()}
+    results = {name: combine_rounds(rounds[name]) for name in ("bare", "api")}
+    floor = {
+        "requests": sum(r["requests"] for r in rounds["redis"]),
+        "bytes": rounds["redis"][0]["bytes"],
+        **{key: statistics.median(r[key] for r in rounds["redis"]) for key in ("p50_ms", "p99_ms")},
+        "max_ms": max(r["max_ms"] for r in rounds["redis"]),
+        "rounds": rounds["redis"],
+    }
     round_ratios = [
         a["p99_ms"] / b["p99_ms"] for a, b in zip(rounds["api"], rounds["bare"], strict=True)
     ]
@@ -245,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare": results["bare"],
         "api": results["api"],
+        "redis_round_trip": floor,
         "round_p99_ratios": [round(x, 3) for x in round_ratios],
         "p99_ratio": round(ratio, 4),
         "target": TARGET_RATIO,
@@ -263,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         r = results[name]
         print(f"{label:<34}{r['requests']:>9}{r['rate_per_s']:>8.1f}{failures(r):>7}"
               f"{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['max_ms']:>8.2f}")  # fmt: skip
+    print(f"{'its Redis round trip alone':<34}{floor['requests']:>9}{args.rate:>8.1f}{0:>7}"
+          f"{floor['p50_ms']:>8.2f}{floor['p99_ms']:>8.2f}{floor['max_ms']:>8.2f}")  # fmt: skip
     print("p99 ratio of each round: " + ", ".join(f"{x:.2f}" for x in round_ratios))
     print(f"api p99 ratio (POST /v1/jobs vs bare): {ratio:.2f}")
     failed = failures(results["api"]) + failures(results["bare"])

@@ -38,3 +38,15 @@ def test_a_tiny_run_prints_the_table_and_ratios_of_its_own_figures(tmp_path, cap
     printed = capsys.readouterr().out.splitlines()
     assert printed[-6].startswith("queue overhead ratio (e2e/in-process): ")
     assert printed[-3].startswith("model-limit ratio (pipeline/raw tokens per s): ")
+
+
+def test_the_redis_floor_records_jobs_as_a_post_does_and_times_each(redis_server, redis_client):
+    from scripts import bench_api
+
+    before = len(redis_client.keys("newsnlp:bench-floor:*"))
+    payload = {"article": {"text": "Some news."}, "claims": ["a claim"], "tasks": ["stance"]}
+    figures = bench_api.redis_round_trips(redis_server.url, payload, rate=50, seconds=0.2)
+    assert figures["requests"] == 10
+    assert len(redis_client.keys("newsnlp:bench-floor:*")) == before + 10
+    assert redis_client.exists("newsnlp:bench-floor-queue") == 0  # the queue it pushed to is gone
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]

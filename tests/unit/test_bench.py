@@ -159,3 +159,9 @@ def test_the_threads_comparison_runs_both_ways_idle_and_beside_a_neighbour(corpu
         "the encoder's own threads",
     ]
     assert all(r["idle_art_s"] > 0 and r["neighbour_art_s"] > 0 for r in rows)
+
+
+def test_latency_percentiles_are_nearest_rank_in_ms():
+    samples = [i / 1000 for i in range(1, 101)]  # 1..100 ms
+    assert bench_api.percentiles_ms(samples) == {"p50_ms": 50.0, "p99_ms": 99.0, "max_ms": 100.0}
+    assert bench_api.percentiles_ms([0.004]) == {"p50_ms": 4.0, "p99_ms": 4.0, "max_ms": 4.0}
