@@ -692,17 +692,22 @@ class Stack:
 
 def machine() -> dict[str, Any]:
     model = ""
+    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and not model:
                 model = line.split(":", 1)[1].strip()
-                break
+            if line.startswith(("flags", "Features")) and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
     import torch
 
     return {
         "cpu": model or platform.processor(),
+        # The CPU's native bfloat16 (the encoder's default dtype follows it); with AMX,
+        # oneDNN compiles its kernels per shape.
+        "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16", "bf16"}),
         "cores": cores(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "python": platform.python_version(),
@@ -1008,8 +1013,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_figures(figures, paths)
     m = figures["machine"]
     print(f"newsnlp bench, {figures['command']}, {figures['started']}")
+    bf16 = ", ".join(m["cpu_bf16"]) or "none"
     print(
-        f"machine: {m['cpu']}, {m['cores']} cores, load average before {m['load_average_before']}"
+        f"machine: {m['cpu']}, {m['cores']} cores, native bf16: {bf16}, "
+        f"load average before {m['load_average_before']}"
     )
     corpus = figures["corpus"]
     print(f"corpus: {corpus['articles']} articles x {CLAIMS_PER_ARTICLE} claims, "

@@ -239,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "api.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    from scripts.bench import machine
     from scripts.local_redis import LocalRedis, free_port
     from scripts.processes import ApiProcess
 
@@ -303,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "connections": args.connections,
         "body_bytes": body_path.stat().st_size,
         "gunicorn": "2 workers x 4 threads (gthread), both apps",
+        "machine": machine(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare": results["bare"],
         "api": results["api"],
