@@ -215,8 +215,9 @@ def dense_rows(tokens: int) -> int:
     return -(-tokens // step) * step
 
 
-def _bert_net(path: Path, dtype: str) -> Any:
-    """A BERT encoder (no pooler) with the weights of `path/model.safetensors`."""
+def _bert_net(path: Path, dtype: str, few_shapes: bool) -> Any:
+    """A BERT encoder (no pooler) with the weights of `path/model.safetensors`; with
+    `few_shapes`, its dense layers run `dense_rows` rows (the real tokens, then zero rows)."""
     import torch
     from safetensors.torch import load_file
     from torch import nn
@@ -249,9 +250,8 @@ def _bert_net(path: Path, dtype: str) -> Any:
     class Padding:
         """Where the real tokens of a padded batch are, to move rows between the layouts.
 
-        The dense layers see `rows` rows: the real tokens, then zero rows up to a size of
-        `dense_rows`. oneDNN compiles a kernel for every new shape (~2 ms each with AMX), and
-        the real-token count of a batch is nearly always new; a few sizes are reused."""
+        The dense layers see `rows` rows: the real tokens, then (with `few_shapes`) zero rows
+        up to a size of `dense_rows`."""
 
         def __init__(self, attention_mask: torch.Tensor) -> None:
             self.b, self.n = attention_mask.shape
@@ -259,7 +259,7 @@ def _bert_net(path: Path, dtype: str) -> Any:
             self.full = bool(keep.all())
             self.index = None if self.full else keep.nonzero().squeeze(1)
             self.real = self.b * self.n if self.index is None else len(self.index)
-            self.rows = dense_rows(self.real)
+            self.rows = dense_rows(self.real) if few_shapes else self.real
             # Keys that are real tokens; a batch without padding needs no mask (faster kernel).
             self.mask = None if self.full else attention_mask.bool()[:, None, None, :]
 
@@ -344,10 +344,16 @@ class TorchSentenceEncoder:
         max_batch_size: int = 128,
         max_padding: float = 0.4,
         threads: int = 1,
+        few_shapes: bool | None = None,
     ) -> None:
         """`threads` > 1: batches are split and run on that many threads of the encoder's
         own; the caller then gives torch one intra-op thread (`torch.set_num_threads(1)`),
-        or the threads would oversubscribe the cores."""
+        or the threads would oversubscribe the cores.
+
+        `few_shapes` (default: in bfloat16) rounds the dense layers' rows up to a few sizes
+        (`dense_rows`): bfloat16 products run on oneDNN, which compiles a kernel for every new
+        shape (~2 ms each with AMX), and a batch's real-token count is nearly always new.
+        float32 products run on MKL, where a new shape costs nothing and the rows would."""
         import torch
 
         if dtype not in DTYPES:
@@ -364,7 +370,9 @@ class TorchSentenceEncoder:
             max_batch_size=max_batch_size,
             max_padding=max_padding,
         )
-        self.model = _bert_net(path, dtype)
+        self.model = _bert_net(
+            path, dtype, dtype == "bfloat16" if few_shapes is None else few_shapes
+        )
         self._torch = torch
         self.threads = max(1, threads)
         self._pool = (

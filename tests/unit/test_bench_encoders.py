@@ -129,8 +129,20 @@ def test_dense_layers_see_few_shapes_and_few_extra_rows():
     assert all(size - t < max(64, t / 8) for t, size in sizes.items())
 
 
-def test_a_batch_of_any_size_gives_the_same_vectors(sentences, reference_vectors):
-    encoder = TorchSentenceEncoder(packaged_minilm_path())
+def test_the_dense_layers_extra_rows_change_no_vector(sentences, reference_vectors):
+    encoder = TorchSentenceEncoder(packaged_minilm_path(), dtype="float32", few_shapes=True)
+    rows: list[int] = []
+    encoder.model.layers[0].qkv.register_forward_hook(lambda m, args, out: rows.append(len(out)))
+    batches = encoder.plan(sentences)
+    assert np.abs(encoder.encode(sentences) - reference_vectors).max() < 1e-5
+    assert rows == [dense_rows(b.tokens) for b in batches]
+    assert any(b.tokens % 64 for b in batches)  # some batches ran extra rows
+    # float32 (MKL: a new shape costs nothing) runs the real tokens only, by default.
+    plain = TorchSentenceEncoder(packaged_minilm_path(), dtype="float32")
+    rows.clear()
+    plain.model.layers[0].qkv.register_forward_hook(lambda m, args, out: rows.append(len(out)))
+    plain.encode(sentences)
+    assert rows == [b.tokens for b in batches]
     # One text at a time: every real-token count rounded up differently, and batches of one
     # text without padding (no attention mask) among them.
     for i in (0, 1, len(sentences) - 3, len(sentences) - 2, len(sentences) - 1):
