@@ -217,7 +217,7 @@ def dense_rows(tokens: int) -> int:
 
 def _bert_net(path: Path, dtype: str, few_shapes: bool) -> Any:
     """A BERT encoder (no pooler) with the weights of `path/model.safetensors`; with
-    `few_shapes`, its dense layers run `dense_rows` rows (the real tokens, then zero rows)."""
+    `few_shapes`, its dense layers run `dense_rows` rows (the real tokens, then extra rows)."""
     import torch
     from safetensors.torch import load_file
     from torch import nn
@@ -238,8 +238,9 @@ def _bert_net(path: Path, dtype: str, few_shapes: bool) -> Any:
             self.out_norm = nn.LayerNorm(hidden, eps=eps)
 
         def forward(self, x: torch.Tensor, padding: Padding) -> torch.Tensor:
-            # x holds the real tokens only, (tokens, hidden): the dense layers never see
-            # padding; attention alone works on the padded (batch, length) layout.
+            # x holds the real tokens, (rows, hidden), then with few_shapes extra rows that
+            # nothing reads: the dense layers never see padding; attention alone works on
+            # the padded (batch, length) layout, built from the real rows.
             qkv = padding.pad(self.qkv(x)).view(padding.b, padding.n, 3, heads, hidden // heads)
             q, k, v = qkv.permute(2, 0, 3, 1, 4)
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=padding.mask)
@@ -250,8 +251,8 @@ def _bert_net(path: Path, dtype: str, few_shapes: bool) -> Any:
     class Padding:
         """Where the real tokens of a padded batch are, to move rows between the layouts.
 
-        The dense layers see `rows` rows: the real tokens, then (with `few_shapes`) zero rows
-        up to a size of `dense_rows`."""
+        The dense layers see `rows` rows: the real tokens, then (with `few_shapes`) extra
+        rows up to a size of `dense_rows`, zeros at first, which `pad` leaves out."""
 
         def __init__(self, attention_mask: torch.Tensor) -> None:
             self.b, self.n = attention_mask.shape
