@@ -83,9 +83,15 @@ class CleaningOptions:
 def normalize_text(raw: str) -> str:
     """Unicode NFC, one kind of newline, no control characters, single spaces within lines."""
     text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [_SPACES.sub(" ", _without_controls(line)).strip() for line in text.split("\n")]
     return "\n".join(lines)
+
+
+def _without_controls(line: str) -> str:
+    """`line` without characters of Unicode category C (control, format...), tabs kept."""
+    if line.isprintable():  # no character of category C (nor a separator but the space)
+        return line
+    return "".join(ch for ch in line if ch == "\t" or unicodedata.category(ch)[0] != "C")
 
 
 def _same_text(a: str, b: str) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
+
 import pytest
 
-from services.cleaning import clean_article, normalize_text
+from services.cleaning import _SPACES, clean_article, normalize_text
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 
 BODY = [
@@ -146,6 +149,23 @@ def test_a_one_line_news_article_is_left_as_it_is():
 
 def test_normalize_text_unifies_spaces_and_newlines():
     assert normalize_text("a\u00a0 b\r\nc\td\x07") == "a b\nc d"
+
+
+def test_normalize_text_drops_every_control_and_format_character_and_keeps_the_rest():
+    def by_each_character(raw: str) -> str:
+        text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
+        text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
+        return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+    # Lines with and without such characters (clean lines take a fast path).
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in [*range(0x250), *range(0x2000, 0x2070)]]
+    alphabet += ["\ufeff", "\ud800", "\ue000", "\u3000", "\u2028", "\u0301", "\n", "\r"]
+    for _ in range(500):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        text = normalize_text(raw)
+        assert text == by_each_character(raw)
+        assert not any(unicodedata.category(c)[0] == "C" for c in text.replace("\n", ""))
 
 
 def test_cnndm_articles_come_through_cleaning_unchanged():
