@@ -50,3 +50,6 @@ def test_the_redis_floor_records_jobs_as_a_post_does_and_times_each(redis_server
     assert len(redis_client.keys("newsnlp:bench-floor:*")) == before + 10
     assert redis_client.exists("newsnlp:bench-floor-queue") == 0  # the queue it pushed to is gone
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    # Rounds of it add up like wrk's.
+    whole = bench_api.combine_rounds([figures, figures])
+    assert whole["requests"] == 20 and bench_api.failures(whole) == 0
