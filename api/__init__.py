@@ -19,6 +19,7 @@ from api.errors import ApiError, ErrorSchema, register_error_handlers
 from api.security import authenticate, rate_limit
 from api.services import ApiServices
 from api.settings import DEFAULTS, settings_from_env
+from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging
 from jobs.store import JobStore
 from jobs.telemetry import Telemetry
@@ -78,6 +79,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(batches.blp)
     app.register_blueprint(web.blp)
     register_error_handlers(app)
+    if test_config is None:
+        # The app of a serving process (gunicorn's worker), built once for its life.
+        freeze_startup_heap()
     return app
 
 

@@ -757,6 +757,7 @@ def _naive_chunk(articles: list[Article], tokens: int) -> Phase:
 
 def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> None:
     _child_logging()
+    from jobs.heap import freeze_startup_heap
     from worker.models import build_analyzer
     from worker.runtime import configure_threads, thread_count
 
@@ -767,6 +768,7 @@ def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> 
     for a, p in zip(warmup, prepare(warmup), strict=True):
         analyzer.analyze(_request(a))
         forward_batches(inner, inner.plan(p.texts))  # the raw loop's own warm-up
+    freeze_startup_heap()  # as a pool process does once its models are loaded
     _STATE["analyzer"] = analyzer
     # The process's threads, however the encoder uses them.
     _STATE["threads"] = thread_count(settings)

@@ -24,6 +24,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
+from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
 from jobs.telemetry import Telemetry
 from worker.celery_app import celery_config, create_celery
@@ -60,6 +61,7 @@ def _init_process(**_: object) -> None:
         from worker.tasks import analyze
 
         analyze.resources  # noqa: B018 - loads the models in this process, once
+    freeze_startup_heap()
 
 
 @task_prerun.connect
@@ -112,6 +114,12 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     heartbeat = Heartbeat(getattr(sender, "hostname", None) or f"worker-{os.getpid()}")
     heartbeat.thread.start()
     _heartbeat.append(heartbeat)
+
+
+@worker_ready.connect
+def _freeze_main_heap(**_: Any) -> None:
+    # The main process's own startup state (its pool processes freeze theirs in `_init_process`).
+    freeze_startup_heap()
 
 
 @worker_shutdown.connect
