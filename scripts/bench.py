@@ -54,7 +54,9 @@ CLAIMS_PER_ARTICLE = 3
 CLAIM_SEED = 20150601
 QUICK_ARTICLES = 40
 WARMUP_ARTICLES = 4
-ROUNDS = 3
+# Even: with the order reversed every other round, every phase runs as often early in a round
+# as late, so a steady drift of the machine's speed falls on all phases alike.
+ROUNDS = 4
 
 
 def data_dir() -> Path:
@@ -850,6 +852,8 @@ def combine(parts: Sequence[Phase]) -> Phase:
             else:
                 extra[key] = value
     extra["rounds"] = len(parts)
+    # How far the machine's speed moved between rounds, for whoever reads a run's figures.
+    extra["round_articles_per_s"] = [round(p.articles_per_s, 2) for p in parts]
     return Phase(
         first.name, first.label, first.processes, first.threads,
         sum(p.articles for p in parts), sum(p.seconds for p in parts),
@@ -868,7 +872,9 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
     here, the same in-process loop ran anywhere from 9.7 to 11.8 articles/s minutes apart.
     A phase measured minutes after another would carry that drift into their ratio, so the
     corpus is dealt into `rounds` parts and every round runs every phase on its part, the
-    order reversed every other round; a phase's figures are the sums over its rounds.
+    order reversed every other round; a phase's figures are the sums over its rounds. The
+    order puts the two phases of each ratio next to each other (raw and in-process,
+    in-process and end to end, 1 x 1 and 2 x 1), a few seconds apart instead of twenty.
     """
     from scripts.processes import REPO_ROOT as ROOT
     from worker.runtime import set_openmp_defaults
@@ -890,7 +896,7 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
         ("e2e_1x1", "end-to-end, 1 worker process x 1 thread", 1, 1),
         ("e2e_2x1", "end-to-end, 2 worker processes x 1 thread", 2, 1),
     ]  # fmt: skip
-    order = ["naive", "in_process", "raw", *(name for name, *_ in configs)]
+    order = ["naive", "raw", "in_process", *(name for name, *_ in configs)]
     parts: dict[str, list[Phase]] = {name: [] for name in order}
     peaks: list[dict[str, dict[str, float]]] = []
     naive = Runner(environ, _naive_init, stance_backend, warmup)

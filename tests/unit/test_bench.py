@@ -55,6 +55,7 @@ def test_rounds_deal_every_article_once_and_add_up_to_one_phase(corpus):
     summary = whole.summary()
     assert summary["run_p50_ms"] == 7.0 and "run_ms" not in summary
     assert summary["rounds"] == 2
+    assert summary["round_articles_per_s"] == [2.0, 0.33]
 
 
 def test_the_ratios_are_quotients_of_the_phases_figures():
