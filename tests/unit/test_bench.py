@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from scripts import bench, bench_api, bench_threads
+from scripts import bench, bench_api, bench_machine, bench_threads
 from tests.conftest import data_dir
 
 
@@ -160,6 +160,19 @@ def test_the_threads_comparison_runs_both_ways_idle_and_beside_a_neighbour(corpu
         "the encoder's own threads",
     ]
     assert all(r["idle_art_s"] > 0 and r["neighbour_art_s"] > 0 for r in rows)
+
+
+def test_the_machine_probe_divides_two_processes_work_by_one_process_work(tmp_path):
+    assert bench_machine.pair_ratios([(100, 180), (50, 100), (0, 10)]) == [1.8, 2.0]
+    out = tmp_path / "machine.json"
+    assert bench_machine.main(["--pairs", "2", "--seconds", "0.05", "--out", str(out)]) == 0
+    kinds = json.loads(out.read_text())["kinds"]
+    assert list(kinds) == list(bench_machine.KINDS)
+    for figures in kinds.values():
+        assert len(figures["counts_one_two"]) == 2 and all(
+            one > 0 and two > 0 for one, two in figures["counts_one_two"]
+        )
+        assert figures["ratios"] == [round(two / one, 3) for one, two in figures["counts_one_two"]]
 
 
 def test_latency_percentiles_are_nearest_rank_in_ms():
