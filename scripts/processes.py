@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from jobs.env import env_bool
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
@@ -81,11 +83,17 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.read_log()[-3000:]}")
-            if "models loaded" in self.read_log() and " ready." in self.read_log():
+            log = self.read_log()
+            if " ready." in log and ("models loaded" in log or not self.preloads_models):
                 return self
             time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"worker not ready in {timeout} s:\n{self.read_log()[-3000:]}")
+
+    @property
+    def preloads_models(self) -> bool:
+        """Whether the pool processes load the models at their start, not at a first job."""
+        return env_bool(self.env, "NEWSNLP_PRELOAD_MODELS", True)  # as the worker reads it
 
     def read_log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

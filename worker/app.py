@@ -61,7 +61,6 @@ def _init_process(**_: object) -> None:
         from worker.tasks import analyze
 
         analyze.resources  # noqa: B018 - loads the models in this process, once
-    freeze_startup_heap()
 
 
 @task_prerun.connect
@@ -118,7 +117,8 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
 
 @worker_ready.connect
 def _freeze_main_heap(**_: Any) -> None:
-    # The main process's own startup state (its pool processes freeze theirs in `_init_process`).
+    # The main process's own startup state (a pool process freezes its own with its models,
+    # `AnalysisTask.resources`).
     freeze_startup_heap()
 
 

@@ -17,6 +17,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from jobs.contract import ANALYZE_TASK, QUEUE, WEBHOOK_TASK
+from jobs.heap import freeze_startup_heap
 from jobs.store import JobStore, record_body
 from jobs.telemetry import ended_increments
 from jobs.webhooks import SIGNATURE_HEADER, DestinationRefused, check_destination, sign
@@ -50,7 +51,11 @@ class AnalysisTask(Task):
         store = JobStore(
             client, ttl_seconds=settings.job_ttl_seconds, max_attempts=settings.max_attempts
         )
-        return Resources(analyzer=build_analyzer(settings), store=store)
+        resources = Resources(analyzer=build_analyzer(settings), store=store)
+        # Kept for the process's life: out of the garbage collector's scans from now on,
+        # whether the models load at the process's start or at its first job.
+        freeze_startup_heap()
+        return resources
 
 
 def with_redis_retry(call: Callable[[], T], *, wait_seconds: float = 60.0) -> T:

@@ -6,6 +6,7 @@ neither. Several pool processes share the jobs out, none idling while another ha
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -74,3 +75,21 @@ def test_two_pool_processes_run_two_jobs_at_once(tmp_path):
         first, second = bodies[:2]
         assert second["started_at"] < first["finished_at"], (first, second)
         assert first["started_at"] < second["finished_at"], (first, second)
+
+
+def test_processes_freeze_their_startup_heap_with_the_models_even_loaded_late(tmp_path):
+    with isolated_stack(tmp_path, "lazy", NEWSNLP_PRELOAD_MODELS="false") as (client, worker):
+        response = client.post("/v1/jobs", json={"article": {"text": long_article(7, 20)}})
+        assert wait_for_job(client, response.get_json()["id"])["status"] == "succeeded"
+        messages = [
+            json.loads(line)["message"]
+            for line in worker.read_log().splitlines()
+            if line.startswith("{")
+        ]
+    frozen = [i for i, m in enumerate(messages) if "startup objects frozen" in m]
+    loaded = [i for i, m in enumerate(messages) if m.startswith("models loaded")]
+    # The main process when ready, and the pool process once its first job loaded the models.
+    assert len(frozen) == 2 and len(loaded) == 1
+    assert frozen[0] < loaded[0] < frozen[1]
+    pool_frozen = int(messages[frozen[1]].split()[0])
+    assert pool_frozen > 100_000  # torch, transformers and the models' objects
