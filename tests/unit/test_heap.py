@@ -25,7 +25,7 @@ print(json.dumps({
 """
 
 
-def test_startup_objects_are_frozen_and_later_ones_still_collected():
+def test_startup_objects_are_frozen_and_later_ones_still_tracked():
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
     )
