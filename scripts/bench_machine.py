@@ -117,12 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             processes.close()
         ratios = pair_ratios(counts)
+        median = statistics.median(ratios)
         figures["kinds"][kind] = {
             "counts_one_two": counts,
             "ratios": [round(r, 3) for r in ratios],
-            "median": round(statistics.median(ratios), 3),
+            "median": round(median, 3),
         }
-        print(f"{kind:<32} two processes / one: median {statistics.median(ratios):.2f}, "
+        print(f"{kind:<32} two processes / one: median {median:.2f}, "
               f"pairs " + " ".join(f"{r:.2f}" for r in ratios))  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
