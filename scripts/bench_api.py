@@ -9,10 +9,16 @@ wrk (Debian's package) then POSTs the reference article with its 3 bench claims 
 that the machine's drift falls on both apps alike), on 127.0.0.1 only, at a fixed rate: a Lua
 schedule hands out send times 1/rate apart to whichever connection is free, so the rate holds
 as long as some connection is. wrk times each request from its send to its full response.
-Prints p50/p99 of both (medians of the rounds'), each round's p99 ratio, fails when any
-request failed or answered other than 202, and ends with the line (the median of the rounds'
-ratios) `api p99 ratio (POST /v1/jobs vs bare): x.xx`. Figures go to var/bench/api.json.
-No worker runs: the jobs stay queued, which is all the API's part of the work.
+A third app, the same-work control, is the bare app plus a fixed loop of pure-Python work
+per POST, sized before the rounds so that its CPU time per request matches the POST's (the
+CPU time of each app's gunicorn workers, from /proc, over a sizing run of each): a request
+as costly as a POST that does nothing else, no Redis, no validation. Its p99 against the
+bare app's tells how much of the POST's tail any request with that much work gets here.
+Prints p50/p99 and CPU ms per request of the apps (medians of the rounds'), each round's
+p99 ratio, fails when any request failed or answered other than 202, and ends with the line
+(the median of the rounds' ratios) `api p99 ratio (POST /v1/jobs vs bare): x.xx`. Figures go
+to var/bench/api.json. No worker runs: the jobs stay queued, which is all the API's part of
+the work.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.5
+APPS = ("bare", "api", "control")
+SIZING_SECONDS = 5
 
 # A send schedule shared by the thread's connections: each asks for the next slot and waits
 # until it comes. `os.clock` is CPU time in Lua, so wall time comes from gettimeofday.
@@ -81,8 +89,31 @@ end
 # With one wrk thread, `unexpected` above is that thread's count, which is the whole run's.
 
 
-def bare_app() -> Any:
-    """A Flask app that answers POST /v1/jobs with 202 and nothing else: the floor."""
+WORK_ITERATIONS_ENV = "NEWSNLP_BENCH_WORK_ITERATIONS"
+
+
+def spin(iterations: int) -> int:
+    """Pure-Python work: the same instructions for the same count, however fast they run."""
+    total = 0
+    for i in range(iterations):
+        total += i
+    return total
+
+
+def iterations_per_ms(iterations: int = 200_000, tries: int = 7) -> float:
+    """How many `spin` iterations run in a millisecond: the fastest of `tries` timings, the
+    one least slowed by the rest of the machine."""
+    best = float("inf")
+    for _ in range(tries):
+        start = time.perf_counter()
+        spin(iterations)
+        best = min(best, time.perf_counter() - start)
+    return iterations / (best * 1000)
+
+
+def bare_app(work_iterations: int = 0) -> Any:
+    """A Flask app that answers POST /v1/jobs with 202 and nothing else: the floor. With
+    `work_iterations`, each POST first runs that much of `spin`."""
     from flask import Flask, request
 
     app = Flask("newsnlp-bare")
@@ -90,6 +121,7 @@ def bare_app() -> Any:
     @app.post("/v1/jobs")
     def create() -> tuple[dict[str, str], int]:
         request.get_data()  # read the body, as any endpoint must
+        spin(work_iterations)
         return {"id": "0" * 32, "status": "queued"}, 202
 
     @app.get("/healthz")
@@ -97,6 +129,20 @@ def bare_app() -> Any:
         return {"status": "ok"}
 
     return app
+
+
+def control_app() -> Any:
+    """The same-work control: the bare app with `NEWSNLP_BENCH_WORK_ITERATIONS` of work."""
+    return bare_app(int(os.environ[WORK_ITERATIONS_ENV]))
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time the processes have used, from /proc (clock ticks, 10 ms here)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def find_wrk() -> str:
@@ -145,8 +191,22 @@ def combine_rounds(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "p50_ms": statistics.median(r["p50_ms"] for r in runs),
         "p99_ms": statistics.median(r["p99_ms"] for r in runs),
         "max_ms": max(r["max_ms"] for r in runs),
+        **(
+            {"cpu_ms_per_request": round(sum(r["cpu_s"] for r in runs) / requests * 1000, 3)}
+            if requests and all("cpu_s" in r for r in runs)
+            else {}
+        ),
         "rounds": list(runs),
     }
+
+
+def per_request_cpu_ms(figures: dict[str, Any]) -> float:
+    return figures["cpu_s"] / figures["requests"] * 1000 if figures["requests"] else 0.0
+
+
+def p99_ratios(runs: Sequence[dict[str, Any]], bare: Sequence[dict[str, Any]]) -> list[float]:
+    """Each round's p99 against the bare app's in the same round."""
+    return [a["p99_ms"] / b["p99_ms"] for a, b in zip(runs, bare, strict=True)]
 
 
 def failures(figures: dict[str, Any]) -> int:
@@ -241,13 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=200, help="requests per second")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two apps")
+    parser.add_argument("--rounds", type=int, default=3, help="rotations of the apps")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "api.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     from scripts.bench import machine
     from scripts.local_redis import LocalRedis, free_port
-    from scripts.processes import ApiProcess
+    from scripts.processes import ApiProcess, descendants
 
     try:
         payload = reference_payload()
@@ -263,37 +323,53 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     server = LocalRedis(work / "redis")
     server.start()
-    api = bare = None
+    apps: dict[str, Any] = {}
     try:
-        api = ApiProcess(server.url, free_port(), work / "api.log", NEWSNLP_JOB_TTL_SECONDS="600")
-        api.start()
-        bare = ApiProcess(
+        apps["api"] = ApiProcess(
+            server.url, free_port(), work / "api.log", NEWSNLP_JOB_TTL_SECONDS="600"
+        ).start()
+        apps["bare"] = ApiProcess(
             server.url, free_port(), work / "bare.log", target="scripts.bench_api:bare_app()"
         ).start()
-        rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "api": [], "redis": []}
-        for url in (bare.url, api.url):
-            run_wrk(url, body_path, args.rate, 3, args.connections, work)  # warm-up
-        # Short runs alternating between the two apps (the order reversed every other round),
-        # so that the machine's drift falls on both alike.
+
+        def measured_run(name: str, seconds: int) -> dict[str, Any]:
+            """One wrk run against an app, with the CPU its gunicorn workers used meanwhile."""
+            workers = descendants(apps[name].process.pid)
+            before = cpu_seconds(workers)
+            figures = run_wrk(apps[name].url, body_path, args.rate, seconds, args.connections, work)
+            figures["cpu_s"] = round(cpu_seconds(workers) - before, 3)
+            return figures
+
+        for name in ("bare", "api"):
+            run_wrk(apps[name].url, body_path, args.rate, 3, args.connections, work)  # warm-up
+        # The control's work: the POST's CPU per request beyond the bare app's, in iterations.
+        sizing = {name: measured_run(name, SIZING_SECONDS) for name in ("bare", "api")}
+        extra_ms = max(0.0, per_request_cpu_ms(sizing["api"]) - per_request_cpu_ms(sizing["bare"]))
+        work_iterations = round(extra_ms * iterations_per_ms())
+        apps["control"] = ApiProcess(
+            server.url, free_port(), work / "control.log",
+            target="scripts.bench_api:control_app()",
+            **{WORK_ITERATIONS_ENV: str(work_iterations)},
+        ).start()  # fmt: skip
+        run_wrk(apps["control"].url, body_path, args.rate, 3, args.connections, work)  # warm-up
+        # Short runs rotating between the apps (the order reversed every other round), so that
+        # the machine's drift falls on all alike.
         seconds = max(1, args.seconds // args.rounds)
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in APPS}
+        rounds["redis"] = []
         for r in range(args.rounds):
-            pair = [("bare", bare.url), ("api", api.url)]
-            for name, url in pair if r % 2 == 0 else reversed(pair):
+            for name in APPS if r % 2 == 0 else tuple(reversed(APPS)):
                 logger.info("round %d %s: %d requests/s for %d s", r + 1, name, args.rate, seconds)
-                rounds[name].append(
-                    run_wrk(url, body_path, args.rate, seconds, args.connections, work)
-                )
+                rounds[name].append(measured_run(name, seconds))
             rounds["redis"].append(redis_round_trips(server.url, payload, args.rate, seconds))
     finally:
-        for process in (bare, api):
-            if process is not None:
-                process.stop()
+        for process in apps.values():
+            process.stop()
         server.stop()
 
     results = {name: combine_rounds(runs) for name, runs in rounds.items()}
-    round_ratios = [
-        a["p99_ms"] / b["p99_ms"] for a, b in zip(rounds["api"], rounds["bare"], strict=True)
-    ]
+    round_ratios = p99_ratios(rounds["api"], rounds["bare"])
+    control_ratios = p99_ratios(rounds["control"], rounds["bare"])
     ratio = statistics.median(round_ratios)
     figures = {
         "command": "python -m scripts.bench_api",
@@ -302,13 +378,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "connections": args.connections,
         "body_bytes": body_path.stat().st_size,
-        "gunicorn": "2 workers x 4 threads (gthread), both apps",
+        "gunicorn": "2 workers x 4 threads (gthread), every app",
         "machine": machine(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare": results["bare"],
         "api": results["api"],
+        "control": results["control"],
         "redis_round_trip": results["redis"],
+        "sizing": {
+            name: {**sizing[name], "cpu_ms_per_request": round(per_request_cpu_ms(sizing[name]), 3)}
+            for name in sizing
+        },
+        "control_work_iterations": work_iterations,
         "round_p99_ratios": [round(x, 3) for x in round_ratios],
+        "control_round_p99_ratios": [round(x, 3) for x in control_ratios],
+        "control_p99_ratio": round(statistics.median(control_ratios), 4),
         "p99_ratio": round(ratio, 4),
         "target": TARGET_RATIO,
     }
@@ -318,18 +402,28 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{args.rounds} rounds of {seconds} s per app, wrk -t1 -c{args.connections}, "
           "127.0.0.1")  # fmt: skip
     print(f"{'endpoint':<34}{'requests':>9}{'rate/s':>8}{'failed':>7}"
-          f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}")  # fmt: skip
+          f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'cpu ms':>8}")  # fmt: skip
     for name, label in (
         ("bare", "bare Flask app (202 only)"),
         ("api", "POST /v1/jobs (record+enqueue)"),
+        ("control", "same-work control (bare + loop)"),
         ("redis", "its Redis round trip alone"),
     ):
         r = results[name]
+        cpu = f"{r['cpu_ms_per_request']:>8.2f}" if "cpu_ms_per_request" in r else f"{'':>8}"
         print(f"{label:<34}{r['requests']:>9}{r['rate_per_s']:>8.1f}{failures(r):>7}"
-              f"{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['max_ms']:>8.2f}")  # fmt: skip
+              f"{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}{r['max_ms']:>8.2f}{cpu}")  # fmt: skip
+    print(
+        "cpu ms: the app's gunicorn workers' CPU time per request; the control's loop is "
+        f"{work_iterations} iterations, sized to the POST's extra CPU over the bare app's"
+    )
     print("p99 ratio of each round: " + ", ".join(f"{x:.2f}" for x in round_ratios))
+    print(
+        f"same-work control p99 ratio (vs bare): {figures['control_p99_ratio']:.2f} "
+        f"(rounds: {', '.join(f'{x:.2f}' for x in control_ratios)})"
+    )
     print(f"api p99 ratio (POST /v1/jobs vs bare): {ratio:.2f}")
-    failed = failures(results["api"]) + failures(results["bare"])
+    failed = sum(failures(results[name]) for name in APPS)
     if failed:
         print(f"FAILED: {failed} requests failed or did not answer 202", file=sys.stderr)
         return 1

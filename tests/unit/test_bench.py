@@ -6,6 +6,8 @@ Nothing here times anything: the figures of a run on a shared test machine mean 
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 
@@ -149,6 +151,35 @@ def test_the_bare_app_only_answers_202():
     client = bench_api.bare_app().test_client()
     response = client.post("/v1/jobs", json={"article": {"text": "x"}})
     assert response.status_code == 202
+
+
+def test_the_same_work_control_runs_its_loop_on_every_post(monkeypatch):
+    assert bench_api.spin(4) == 0 + 1 + 2 + 3
+    assert bench_api.iterations_per_ms(iterations=10_000, tries=2) > 0
+    calls = []
+    monkeypatch.setattr(bench_api, "spin", lambda n: calls.append(n))
+    monkeypatch.setenv(bench_api.WORK_ITERATIONS_ENV, "1234")
+    client = bench_api.control_app().test_client()
+    for _ in range(2):
+        assert client.post("/v1/jobs", json={"article": {"text": "x"}}).status_code == 202
+    assert calls == [1234, 1234]
+
+
+def test_cpu_per_request_comes_from_the_processes_own_clock():
+    busy_until = time.process_time() + 0.05
+    while time.process_time() < busy_until:
+        pass
+    used = bench_api.cpu_seconds([os.getpid()])
+    assert used >= 0.04 and abs(used - time.process_time()) <= 0.05  # 10 ms ticks
+    run = {"requests": 200, "cpu_s": 0.5}
+    assert bench_api.per_request_cpu_ms(run) == 2.5
+    whole = bench_api.combine_rounds(
+        [{**run, "seconds": 1.0, "errors": {}, "p50_ms": 1.0, "p99_ms": 4.0, "max_ms": 9.0},
+         {**run, "seconds": 1.0, "errors": {}, "p50_ms": 2.0, "p99_ms": 6.0, "max_ms": 7.0}]
+    )  # fmt: skip
+    assert whole["cpu_ms_per_request"] == 2.5
+    bare = [{"p99_ms": 2.0}, {"p99_ms": 4.0}]
+    assert bench_api.p99_ratios([{"p99_ms": 5.0}, {"p99_ms": 4.0}], bare) == [2.5, 1.0]
 
 
 def test_the_threads_comparison_runs_both_ways_idle_and_beside_a_neighbour(corpus, tmp_path):
