@@ -34,6 +34,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body_path = work / "reference.json"
     body_path.write_text(json.dumps(payload), encoding="utf-8")
 
+    started = datetime.now(UTC)
     server = LocalRedis(work / "redis")
     server.start()
     apps: dict[str, Any] = {}
@@ -373,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio = statistics.median(round_ratios)
     figures = {
         "command": "python -m scripts.bench_api",
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
         "rate_per_s": args.rate,
         "seconds": seconds * args.rounds,
         "rounds": args.rounds,
