@@ -74,7 +74,7 @@ install-wrk: ## Debian's wrk for bench-api (as root)
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
 	  echo "wrk is not installed and cannot be installed here (not root)"
 
-bench-api: install install-wrk ## API latency under a fixed POST rate vs a bare Flask endpoint (wrk)
+bench-api: install install-wrk ## API latency under a fixed POST rate vs a bare Flask endpoint and a same-work control (wrk)
 	$(PY) -m scripts.bench_api
 
 chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
