@@ -139,9 +139,11 @@ def control_app() -> Any:
 
 def cpu_seconds(pids: Sequence[int]) -> float:
     """User + system CPU time the processes have used, from /proc (clock ticks, 10 ms here)."""
+    from scripts.processes import stat_fields
+
     ticks = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat_fields(pid)
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 

@@ -112,6 +112,12 @@ class WorkerProcess:
             stop_group(self.process, self.log, timeout)
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name, the state first (the name may
+    hold spaces and parentheses, so it ends at the last ")"). OSError once the process is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def descendants(pid: int) -> list[int]:
     """All live descendants of `pid`, from /proc."""
     parents: dict[int, int] = {}
@@ -119,11 +125,9 @@ def descendants(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat_fields(entry.name)[1])
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents[int(entry.name)] = ppid
     found: list[int] = []
     frontier = [pid]
     while frontier:
@@ -136,10 +140,9 @@ def descendants(pid: int) -> list[int]:
 
 def alive(pid: int) -> bool:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat_fields(pid)[0] != "Z"
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class ApiProcess:
