@@ -270,8 +270,8 @@ class NaivePipeline:
     def __init__(self, stance: Any) -> None:
         from sentence_transformers import SentenceTransformer
 
-        from services.encoder import packaged_minilm_path
-        from services.summarization import ExtractiveSummarizer
+        from services.embeddings.minilm import packaged_minilm_path
+        from services.summarize.extractive import ExtractiveSummarizer
 
         self.model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
         self.summarizer = ExtractiveSummarizer()
@@ -279,7 +279,7 @@ class NaivePipeline:
 
     def analyze(self, a: Article) -> Outcome:
         from services.analysis import AnalysisRequest, clean_request
-        from services.summarization import SummaryOptions
+        from services.summarize.extractive import SummaryOptions
 
         document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
         sentences = self.model.encode([s.text for s in document.sentences])

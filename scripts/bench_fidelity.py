@@ -2,7 +2,7 @@
 
     python -m scripts.bench_fidelity [--encoders torch-bf16,onnx] [--stance-encoders torch-bf16]
 
-For each encoder: the mean and minimum cosine of its vectors to `services.encoder.
+For each encoder: the mean and minimum cosine of its vectors to `services.embeddings.reference.
 SentenceEncoder`'s (fp32, transformers) over every sentence and claim of the bench corpus;
 the default summarizer's ROUGE-1/2/Lsum on CNN/DM-250 (`make eval-summary`'s protocol) and
 the trained stance model's FNC-1 relative score and macro-F1 on the competition test
@@ -33,11 +33,11 @@ ENCODERS = ("torch-fp32", "torch-bf16", "onnx")
 
 
 def load_encoder(name: str, onnx_model: Path | None = None) -> Any:
-    from services.encoder import packaged_minilm_path
-    from services.encoders import TorchSentenceEncoder
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.torch_bert import TorchSentenceEncoder
 
     if name == "onnx":
-        from services.encoder_onnx import OnnxSentenceEncoder, packaged_onnx_path
+        from services.embeddings.onnx_runtime import OnnxSentenceEncoder, packaged_onnx_path
 
         return OnnxSentenceEncoder(onnx_model or packaged_onnx_path(), packaged_minilm_path())
     dtype = {"torch-fp32": "float32", "torch-bf16": "bfloat16"}[name]
@@ -88,8 +88,8 @@ def vector_fidelity(encoders: dict[str, Any]) -> dict[str, dict[str, float]]:
 def summary_scores(encoders: dict[str, Any]) -> dict[str, list[float]]:
     from scripts.eval_summary import CachedEncoder
     from scripts.rouge import RougeScorer, load_cnndm, mean_figures
-    from services.cleaning import clean_article
-    from services.summarization import ExtractiveSummarizer, SummaryOptions
+    from services.summarize.extractive import ExtractiveSummarizer, SummaryOptions
+    from services.text.cleaning import clean_article
 
     articles = load_cnndm()
     documents = [clean_article(a.article) for a in articles]
@@ -117,8 +117,9 @@ def summary_scores(encoders: dict[str, Any]) -> dict[str, list[float]]:
 def stance_scores(encoders: dict[str, Any], model: Path) -> dict[str, list[float]]:
     from scripts.eval_stance import evaluate
     from scripts.fnc_data import EmbeddingCache
-    from services.encoder import SentenceEncoder, packaged_minilm_path
-    from services.stance_model import TrainedStanceDetector
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.reference import SentenceEncoder
+    from services.stance.trained import TrainedStanceDetector
 
     detector = TrainedStanceDetector.load(model)
     out = {}

@@ -28,8 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def variants(onnx_models: Sequence[Path] = ()) -> list[tuple[str, Callable[[], Any]]]:
-    from services.encoder import SentenceEncoder, packaged_minilm_path
-    from services.encoders import TorchSentenceEncoder
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.reference import SentenceEncoder
+    from services.embeddings.torch_bert import TorchSentenceEncoder
 
     path = packaged_minilm_path()
 
@@ -49,7 +50,7 @@ def variants(onnx_models: Sequence[Path] = ()) -> list[tuple[str, Callable[[], A
         def make() -> Any:
             import torch
 
-            from services.encoder_onnx import OnnxSentenceEncoder, packaged_onnx_path
+            from services.embeddings.onnx_runtime import OnnxSentenceEncoder, packaged_onnx_path
 
             threads = torch.get_num_threads()
             return OnnxSentenceEncoder(model_file or packaged_onnx_path(), path, threads=threads)

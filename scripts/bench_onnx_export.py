@@ -23,8 +23,8 @@ OUT = REPO_ROOT / "var" / "bench" / "onnx"
 def export_fp32(path: Path) -> None:
     import torch
 
-    from services.encoder import packaged_minilm_path
-    from services.encoders import TorchSentenceEncoder
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.torch_bert import TorchSentenceEncoder
 
     net = TorchSentenceEncoder(packaged_minilm_path(), dtype="float32").model
     ids = torch.ones(2, 16, dtype=torch.long)

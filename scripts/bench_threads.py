@@ -45,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     import worker.runtime  # noqa: F401 - the worker's OpenMP settings, before torch loads
-    from services.encoder import packaged_minilm_path
-    from services.encoders import TorchSentenceEncoder, native_bfloat16
+    from services.embeddings.batching import native_bfloat16
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.torch_bert import TorchSentenceEncoder
 
     try:
         articles, _ = build_corpus(data_dir(), args.articles)

@@ -28,7 +28,7 @@ from scripts.fnc_data import (
 )
 from scripts.fnc_metrics import StanceReport, stance_report
 from scripts.stance_card import write_card
-from services.stance_model import MANIFEST, TrainedStanceDetector
+from services.stance.trained import MANIFEST, TrainedStanceDetector
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def evaluate(detector: TrainedStanceDetector, cache: EmbeddingCache) -> StanceRe
 def measure_latency(detector: TrainedStanceDetector, encoder, runs: int = 5) -> dict:  # type: ignore[no-untyped-def]
     """Median stance and embedding time of 10 claims on the reference article (Analyzer)."""
     from services.analysis import AnalysisRequest, Analyzer
-    from services.summarization import ExtractiveSummarizer
+    from services.summarize.extractive import ExtractiveSummarizer
 
     text = (data_dir() / "samples" / REFERENCE_SAMPLE).read_text(encoding="utf-8")
     analyzer = Analyzer(encoder, ExtractiveSummarizer(), detector)
@@ -92,7 +92,8 @@ def main() -> None:
     )
     import torch
 
-    from services.encoder import SentenceEncoder, packaged_minilm_path
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.reference import SentenceEncoder
 
     torch.set_num_threads(1)
     detector = TrainedStanceDetector.load(args.model)

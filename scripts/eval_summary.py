@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from scripts.rouge import REPO_ROOT, CnnDmArticle, RougeScorer, halves, load_cnndm, mean_figures
-from services.cleaning import clean_article
 from services.documents import Document
-from services.encoder import SentenceEncoder, packaged_minilm_path
-from services.summarization import ExtractiveSettings, ExtractiveSummarizer, SummaryOptions
+from services.embeddings.minilm import packaged_minilm_path
+from services.embeddings.reference import SentenceEncoder
+from services.summarize.extractive import ExtractiveSettings, ExtractiveSummarizer, SummaryOptions
+from services.text.cleaning import clean_article
 
 logger = logging.getLogger(__name__)
 

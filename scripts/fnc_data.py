@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from services.cleaning import clean_article
 from services.documents import Document
-from services.encoder import SentenceEncoder
+from services.embeddings.reference import SentenceEncoder
+from services.text.cleaning import clean_article
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def embed_split(split: str, cache: EmbeddingCache) -> None:
 def main() -> None:
     import torch
 
-    from services.encoder import packaged_minilm_path
+    from services.embeddings.minilm import packaged_minilm_path
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     torch.set_num_threads(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services.stance_model import MANIFEST
+from services.stance.trained import MANIFEST
 
 
 def artifact_files(folder: Path) -> list[str]:
@@ -42,7 +42,7 @@ def render_card(folder: Path) -> str:
         "",
         "Stance of an article towards a claim — agree / disagree / discuss / unrelated — with",
         "evidence sentences, on CPU and offline, over the packaged all-MiniLM-L6-v2. Loaded by",
-        '`services.stance_model.TrainedStanceDetector.load("models/stance")`.',
+        '`services.stance.trained.TrainedStanceDetector.load("models/stance")`.',
         "",
         "## Data",
         "",
@@ -66,10 +66,10 @@ def render_card(folder: Path) -> str:
         "## Method",
         "",
         "Bodies are cleaned and split exactly as the "
-        "service does (`services.cleaning.clean_article`),",
+        "service does (`services.text.cleaning.clean_article`),",
         "then every sentence and every claim is embedded with all-MiniLM-L6-v2 (the vectors the",
         "service's `Analyzer` computes once per job). Features per (claim, article)"
-        f" ({len(m['feature_names'])}, `services/stance_features.py`):",
+        f" ({len(m['feature_names'])}, `services/stance/features.py`):",
         "",
         "- MiniLM cosine of the claim to each sentence: best, top-2/3 mean, mean, spread, the best",
         "  sentence's position, first sentences, share of sentences above 0.3/0.5/0.7, the body",
@@ -209,12 +209,12 @@ def render_card(folder: Path) -> str:
         'Relatedness is reliable; "disagree" is the',
         '  weakest class (few training examples) and "discuss" vs "agree" often hinges on hedging.',
         "- The model saw bodies cleaned by the current "
-        "`services.cleaning`; a large change to cleaning",
+        "`services.text.cleaning`; a large change to cleaning",
         "  or splitting warrants retraining (the training caches key on the sentence texts).",
         "",
         "## The NLI backend instead",
         "",
-        "`services.stance_nli.NliStanceDetector.load(name_or_path)` runs any Hugging Face NLI",
+        "`services.stance.nli.NliStanceDetector.load(name_or_path)` runs any Hugging Face NLI",
         "cross-encoder (labels entailment / neutral / contradiction in `config.id2label`):",
         "relatedness from the MiniLM similarity, then "
         "entailment → agree, contradiction → disagree,",

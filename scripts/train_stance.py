@@ -39,8 +39,8 @@ from scripts.fnc_data import (
 from scripts.fnc_metrics import stance_report
 from scripts.stance_card import write_card
 from services.documents import STANCE_LABELS
-from services.stance_features import FEATURE_NAMES, LexicalModel, claim_matrix, fit_idf
-from services.stance_model import FORMAT_VERSION, MANIFEST, STAGE2_LABELS, DecisionRule, combine
+from services.stance.features import FEATURE_NAMES, LexicalModel, claim_matrix, fit_idf
+from services.stance.trained import FORMAT_VERSION, MANIFEST, STAGE2_LABELS, DecisionRule, combine
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +235,8 @@ def main() -> None:
 
     import torch
 
-    from services.encoder import SentenceEncoder, packaged_minilm_path
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.reference import SentenceEncoder
 
     torch.set_num_threads(1)
     torch.manual_seed(SEED)

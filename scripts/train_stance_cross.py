@@ -37,8 +37,8 @@ from scripts.fnc_data import (
 from scripts.fnc_metrics import stance_report
 from scripts.stance_card import write_card
 from scripts.train_stance import HOLDOUT_FRACTION, SEED, cluster_holdout, figures, split_pairs
-from services.encoder import packaged_minilm_path
-from services.stance_cross import (
+from services.embeddings.minilm import packaged_minilm_path
+from services.stance.cross import (
     CONFIG_FILE,
     DELTA_FILE,
     CrossEncoderNet,
@@ -46,7 +46,7 @@ from services.stance_cross import (
     save_delta,
     trainable_prefixes,
 )
-from services.stance_model import (
+from services.stance.trained import (
     CROSS_ENCODER_MIN_RELATED,
     MANIFEST,
     STAGE2_LABELS,

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from services.cleaning import clean_article
 from services.documents import Analysis, AnalysisWarning, Document
-from services.encoder import SentenceEncoder
+from services.embeddings.batching import TextEncoder
 from services.errors import EmptyArticleError
-from services.html import NoArticleTextError, extract_main_text
-from services.language import looks_english
-from services.stance import StanceDetector
-from services.summarization import Summarizer, SummaryOptions
+from services.stance.similarity import StanceDetector
+from services.summarize.extractive import Summarizer, SummaryOptions
+from services.text.cleaning import clean_article
+from services.text.html import NoArticleTextError, extract_main_text
+from services.text.language import looks_english
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Analyzer:
 
     def __init__(
         self,
-        encoder: SentenceEncoder,
+        encoder: TextEncoder,
         summarizer: Summarizer,
         stance_detector: StanceDetector,
     ) -> None:

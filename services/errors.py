@@ -15,3 +15,7 @@ class AnalysisError(Exception):
 
 class EmptyArticleError(AnalysisError):
     code = "article_empty"
+
+
+class ModelLoadError(RuntimeError):
+    """A model folder is missing or unreadable: the worker cannot start without it."""

@@ -29,6 +29,7 @@ def reference_text() -> str:
 
 @pytest.fixture(scope="session")
 def encoder():
-    from services.encoder import SentenceEncoder, packaged_minilm_path
+    from services.embeddings.minilm import packaged_minilm_path
+    from services.embeddings.reference import SentenceEncoder
 
     return SentenceEncoder(packaged_minilm_path())

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from services.analysis import Analyzer
-from services.encoder import ModelLoadError, packaged_minilm_path
-from services.encoders import TextEncoder
-from services.stance import SimilarityStanceDetector, StanceDetector
-from services.summarization import ExtractiveSettings, ExtractiveSummarizer, Summarizer
+from services.embeddings.batching import TextEncoder
+from services.embeddings.minilm import packaged_minilm_path
+from services.errors import ModelLoadError
+from services.stance.similarity import SimilarityStanceDetector, StanceDetector
+from services.summarize.extractive import ExtractiveSettings, ExtractiveSummarizer, Summarizer
 from worker.runtime import encoder_threads, thread_count
 from worker.settings import WorkerSettings
 
@@ -21,10 +22,10 @@ def build_stance_detector(settings: WorkerSettings) -> StanceDetector:
     if settings.stance_backend == "nli":
         if not settings.nli_model:
             raise ModelLoadError("NEWSNLP_STANCE_BACKEND=nli needs NEWSNLP_NLI_MODEL")
-        from services.stance_nli import NliStanceDetector
+        from services.stance.nli import NliStanceDetector
 
         return NliStanceDetector.load(settings.nli_model)
-    from services.stance_model import TrainedStanceDetector
+    from services.stance.trained import TrainedStanceDetector
 
     return TrainedStanceDetector.load(settings.stance_model)
 
@@ -33,7 +34,7 @@ def build_summarizer(settings: WorkerSettings) -> Summarizer:
     if settings.summarizer == "seq2seq":
         if not settings.summarizer_model:
             raise ModelLoadError("NEWSNLP_SUMMARIZER=seq2seq needs NEWSNLP_SUMMARIZER_MODEL")
-        from services.seq2seq import Seq2SeqSettings, Seq2SeqSummarizer
+        from services.summarize.seq2seq import Seq2SeqSettings, Seq2SeqSummarizer
 
         generation = Seq2SeqSettings(
             num_beams=settings.summarizer_beams,
@@ -54,11 +55,13 @@ def build_encoder(settings: WorkerSettings) -> TextEncoder:
     the cores as intra-op threads (the packaged int8-stored file unless `onnx_model` names
     another).
     """
-    from services.encoders import CachingEncoder, TorchSentenceEncoder, native_bfloat16
+    from services.embeddings.batching import native_bfloat16
+    from services.embeddings.cache import CachingEncoder
+    from services.embeddings.torch_bert import TorchSentenceEncoder
 
     encoder: TextEncoder
     if settings.encoder == "onnx":
-        from services.encoder_onnx import OnnxSentenceEncoder, packaged_onnx_path
+        from services.embeddings.onnx_runtime import OnnxSentenceEncoder, packaged_onnx_path
 
         model_file = settings.onnx_model or packaged_onnx_path()
         encoder = OnnxSentenceEncoder(

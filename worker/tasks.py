@@ -23,7 +23,7 @@ from jobs.telemetry import ended_increments
 from jobs.webhooks import SIGNATURE_HEADER, DestinationRefused, check_destination, sign
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
-from services.summarization import SummaryOptions
+from services.summarize.extractive import SummaryOptions
 from worker.app import app, settings
 from worker.models import build_analyzer
 from worker.serialize import analysis_to_result

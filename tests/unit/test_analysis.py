@@ -6,8 +6,8 @@ import pytest
 
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import EmptyArticleError
-from services.stance import SimilarityStanceDetector
-from services.summarization import ExtractiveSummarizer, SummaryOptions
+from services.stance.similarity import SimilarityStanceDetector
+from services.summarize.extractive import ExtractiveSummarizer, SummaryOptions
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 from worker.serialize import analysis_to_result
 

@@ -6,16 +6,11 @@ import numpy as np
 import pytest
 
 from jobs.env import ConfigError
-from services.cleaning import clean_article
-from services.encoder import packaged_minilm_path
-from services.encoders import (
-    CachingEncoder,
-    TorchSentenceEncoder,
-    dense_rows,
-    native_bfloat16,
-    plan_batches,
-    split_batch,
-)
+from services.embeddings.batching import native_bfloat16, plan_batches, split_batch
+from services.embeddings.cache import CachingEncoder
+from services.embeddings.minilm import packaged_minilm_path
+from services.embeddings.torch_bert import TorchSentenceEncoder, dense_rows
+from services.text.cleaning import clean_article
 from worker.models import build_encoder
 from worker.runtime import encoder_threads, torch_threads
 from worker.settings import WorkerSettings

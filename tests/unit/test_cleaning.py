@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from services.cleaning import _SPACES, clean_article, normalize_text
+from services.text.cleaning import _SPACES, clean_article, normalize_text
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 
 BODY = [

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.cleaning import clean_article
-from services.encoder import ModelLoadError, packaged_minilm_path
+from services.embeddings.minilm import packaged_minilm_path
+from services.errors import ModelLoadError
+from services.text.cleaning import clean_article
 
 pytest.importorskip("onnxruntime")
 
-from services.encoder_onnx import OnnxSentenceEncoder, packaged_onnx_path  # noqa: E402
+from services.embeddings.onnx_runtime import OnnxSentenceEncoder, packaged_onnx_path  # noqa: E402
 from worker.models import build_encoder  # noqa: E402
 from worker.settings import WorkerSettings  # noqa: E402
 

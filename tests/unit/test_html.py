@@ -7,11 +7,11 @@ import html as html_lib
 import pytest
 
 from services.analysis import AnalysisRequest, Analyzer, clean_request
-from services.cleaning import clean_article
 from services.errors import AnalysisError
-from services.html import NoArticleTextError, extract_main_text
-from services.stance import SimilarityStanceDetector
-from services.summarization import ExtractiveSummarizer, SummaryOptions
+from services.stance.similarity import SimilarityStanceDetector
+from services.summarize.extractive import ExtractiveSummarizer, SummaryOptions
+from services.text.cleaning import clean_article
+from services.text.html import NoArticleTextError, extract_main_text
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 
 

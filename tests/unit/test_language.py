@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.analysis import AnalysisRequest, Analyzer
-from services.language import english_ratio, looks_english
-from services.stance import SimilarityStanceDetector
-from services.summarization import ExtractiveSummarizer
+from services.stance.similarity import SimilarityStanceDetector
+from services.summarize.extractive import ExtractiveSummarizer
+from services.text.language import english_ratio, looks_english
 
 GERMAN = (
     "Der Bundestag hat am Donnerstag einen neuen Haushalt beschlossen. Die Regierung will "

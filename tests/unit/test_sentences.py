@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from services.sentences import split_sentences
+from services.text.sentences import split_sentences
 
 
 def texts(body: str) -> list[str]:

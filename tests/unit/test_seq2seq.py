@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from services.cleaning import clean_article
-from services.encoder import ModelLoadError
-from services.seq2seq import Seq2SeqSettings, Seq2SeqSummarizer
-from services.summarization import SummaryOptions
+from services.errors import ModelLoadError
+from services.summarize.extractive import SummaryOptions
+from services.summarize.seq2seq import Seq2SeqSettings, Seq2SeqSummarizer
+from services.text.cleaning import clean_article
 from tests.tiny_models import CORPUS, WINDOW, build_tiny_bart
 
 

@@ -11,16 +11,17 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from services.cleaning import clean_article
-from services.encoder import ModelLoadError, packaged_minilm_path
-from services.stance_cross import (
+from services.embeddings.minilm import packaged_minilm_path
+from services.errors import ModelLoadError
+from services.stance.cross import (
     DELTA_FILE,
     CrossEncoderNet,
     StanceCrossEncoder,
     save_delta,
     trainable_prefixes,
 )
-from services.stance_model import STAGE2_LABELS, TrainedStanceDetector
+from services.stance.trained import STAGE2_LABELS, TrainedStanceDetector
+from services.text.cleaning import clean_article
 from tests.conftest import REFERENCE_TITLE
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "stance"

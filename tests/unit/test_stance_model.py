@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.cleaning import clean_article
 from services.documents import STANCE_LABELS, Document
-from services.encoder import ModelLoadError
-from services.stance_model import TrainedStanceDetector
+from services.errors import ModelLoadError
+from services.stance.trained import TrainedStanceDetector
+from services.text.cleaning import clean_article
 from tests.conftest import REFERENCE_TITLE
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "stance"

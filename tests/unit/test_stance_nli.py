@@ -9,10 +9,11 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
 
-from services.cleaning import clean_article
 from services.documents import STANCE_LABELS
-from services.encoder import ModelLoadError, packaged_minilm_path
-from services.stance_nli import NliStanceDetector, nli_label_indices
+from services.embeddings.minilm import packaged_minilm_path
+from services.errors import ModelLoadError
+from services.stance.nli import NliStanceDetector, nli_label_indices
+from services.text.cleaning import clean_article
 from tests.conftest import REFERENCE_TITLE
 
 ID2LABEL = {0: "CONTRADICTION", 1: "ENTAILMENT", 2: "NEUTRAL"}

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from services.cleaning import clean_article
 from services.documents import Document
-from services.summarization import ExtractiveSettings, ExtractiveSummarizer, SummaryOptions
+from services.summarize.extractive import ExtractiveSettings, ExtractiveSummarizer, SummaryOptions
+from services.text.cleaning import clean_article
 from tests.conftest import CLUTTER
 
 

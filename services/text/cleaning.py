@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from services.documents import Document
-from services.sentences import split_sentences
+from services.text.sentences import split_sentences
 
 # Lines that are page furniture wherever they appear.
 _CLUTTER_LINE = re.compile(

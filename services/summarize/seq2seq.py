@@ -22,9 +22,9 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from services.documents import Document, Summary
-from services.encoder import ModelLoadError
-from services.sentences import split_sentences
-from services.summarization import SummaryOptions
+from services.errors import ModelLoadError
+from services.summarize.extractive import SummaryOptions
+from services.text.sentences import split_sentences
 
 logger = logging.getLogger(__name__)
 

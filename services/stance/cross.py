@@ -17,7 +17,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from services.documents import Document
-from services.encoder import ModelLoadError
+from services.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from services.encoder import EMBEDDING_DIM, ModelLoadError
-from services.encoders import EncoderBatch, TokenBatcher, mean_pool
+from services.embeddings.batching import EncoderBatch, TokenBatcher, mean_pool
+from services.embeddings.minilm import EMBEDDING_DIM
+from services.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 

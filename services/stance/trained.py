@@ -1,9 +1,9 @@
 """The trained two-stage stance detector (FNC-1), loaded from a model folder.
 
 Stage 1 decides related vs unrelated, stage 2 agree / disagree / discuss for related pairs;
-both are LightGBM models over `services.stance_features` (frozen MiniLM similarities of the
+both are LightGBM models over `services.stance.features` (frozen MiniLM similarities of the
 claim against the article's sentences, lexical overlap, refuting/hedging/negation cues).
-When the folder also holds a cross-encoder delta (`services.stance_cross`), its stage-2
+When the folder also holds a cross-encoder delta (`services.stance.cross`), its stage-2
 probabilities are blended in with the weight tuned on the hold-out.
 The folder holds LightGBM text models, the IDF table and a `stance_model.json` manifest;
 `scripts/train_stance.py` (and `scripts/train_stance_cross.py`) write it.
@@ -16,15 +16,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import numpy as np
 
 from services.documents import STANCE_LABELS, Document, Evidence, Stance
-from services.encoder import ModelLoadError
-from services.stance import top_evidence
-from services.stance_cross import StanceCrossEncoder, evidence_passage
-from services.stance_features import FEATURE_NAMES, LexicalModel, claim_matrix
+from services.errors import ModelLoadError
+from services.stance.features import FEATURE_NAMES, LexicalModel, claim_matrix
+from services.stance.similarity import top_evidence
+
+if TYPE_CHECKING:  # the cross-encoder (torch) loads only when a model folder ships one
+    from services.stance.cross import StanceCrossEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -129,9 +132,11 @@ class TrainedStanceDetector:
         cross_encoder, weight = None, 0.0
         cross = manifest.get("cross_encoder")
         if cross and float(cross.get("weight", 0.0)) > 0.0:
-            from services.encoder import packaged_minilm_path
+            from services.embeddings.minilm import packaged_minilm_path
 
             base = base_model_path if base_model_path is not None else packaged_minilm_path()
+            from services.stance.cross import StanceCrossEncoder
+
             cross_encoder = StanceCrossEncoder.load(path, base)
             weight = float(cross["weight"])
         logger.info("loaded stance model from %s", path)
@@ -179,6 +184,8 @@ class TrainedStanceDetector:
         features = claim_matrix(claims, claim_vectors, document, sentence_vectors, self.lexical)
         cross_inputs = None
         if self.cross_encoder is not None and document.sentences:
+            from services.stance.cross import evidence_passage
+
             passages = [evidence_passage(document, sentence_vectors @ v) for v in claim_vectors]
             cross_inputs = (list(claims), passages)
         probs, labels = self.probabilities(features, cross_inputs)

@@ -20,8 +20,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from services.documents import STANCE_LABELS, Document, Stance
-from services.encoder import ModelLoadError
-from services.stance import top_evidence
+from services.errors import ModelLoadError
+from services.stance.similarity import top_evidence
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Sentence embeddings: the packaged MiniLM, its runtimes (torch, ONNX, reference), batching."""

@@ -1,0 +1,1 @@
+"""Stance detection: the protocol, similarity baseline, trained model, cross-encoder, NLI."""

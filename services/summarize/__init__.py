@@ -1,0 +1,1 @@
+"""Summarizers: extractive (sentence embeddings) and abstractive (seq2seq)."""

@@ -1,0 +1,1 @@
+"""Text: cleaning scraped articles, HTML extraction, sentence splitting, language."""
