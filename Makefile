@@ -35,7 +35,7 @@ install-browser: ## Debian's chromium for the browser test (as root; skipped oth
 	else echo "not root: chromium not installed, the browser test will be skipped"; fi
 
 run: install ## Start Redis (embedded unless REDIS_URL is set), the API and one worker
-	$(PY) -m scripts.run_stack
+	$(PY) -m devstack.run
 
 worker: install ## Start one worker against REDIS_URL (for more workers, on any machine)
 	exec $(VENV)/bin/celery -A worker.app worker --queues newsnlp --loglevel INFO
@@ -53,21 +53,21 @@ test-e2e: install install-browser ## End-to-end tests (the processes `make run` 
 	$(PY) -m pytest tests/e2e
 
 eval-stance: install ## FNC-1 competition-test score of the committed stance model
-	$(PY) -m scripts.eval_stance
+	$(PY) -m evaluation.eval_stance
 
 eval-summary: install ## ROUGE of the summarizer on the 250 CNN/DM test articles, with Lead-3
-	$(PY) -m scripts.eval_summary
+	$(PY) -m evaluation.eval_summary
 
 eval: eval-stance eval-summary ## Both evaluations
 
 train-stance: install ## Retrain the stance model from FNC-1 train (reproducible, resumable)
-	$(PY) -m scripts.train_stance
+	$(PY) -m evaluation.train_stance
 
 bench: install ## Throughput: naive vs in-process vs end-to-end vs raw model, in one run (<= 10 min)
-	$(PY) -m scripts.bench
+	$(PY) -m bench.throughput
 
 bench-quick: install ## The same benchmark on a smaller corpus (<= 2 min)
-	$(PY) -m scripts.bench --quick
+	$(PY) -m bench.throughput --quick
 
 install-wrk: ## Debian's wrk for bench-api (as root)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
@@ -75,13 +75,13 @@ install-wrk: ## Debian's wrk for bench-api (as root)
 	  echo "wrk is not installed and cannot be installed here (not root)"
 
 bench-api: install install-wrk ## API latency under a fixed POST rate vs a bare Flask endpoint and a same-work control (wrk)
-	$(PY) -m scripts.bench_api
+	$(PY) -m bench.api_latency
 
 chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
-	$(PY) -m scripts.chaos
+	$(PY) -m ops.chaos
 
 soak: install ## 10,000 small jobs through the real stack: 0 lost, memory and Redis keys bounded
-	$(PY) -m scripts.soak
+	$(PY) -m ops.soak
 
 lint: install ## ruff lint and format check, mypy on services/
 	$(VENV)/bin/ruff check .

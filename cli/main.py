@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        from scripts.run_stack import main as serve
+        from devstack.run import main as serve
 
         return serve()
     if args.command == "worker":

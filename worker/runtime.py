@@ -53,7 +53,7 @@ def encoder_threads(settings: WorkerSettings) -> int:
 
     Why: torch's intra-op threads meet at every operation, thousands of times an article, so
     a thread that loses its core for a moment (to the API, Redis or the queue on the same
-    machine) stalls the others. `python -m scripts.bench_threads` on 2 cores: 11.75 vs 12.34
+    machine) stalls the others. A study of this (since removed) on 2 cores: 11.75 vs 12.34
     articles/s idle, 11.18 vs 12.03 beside a neighbour busy 1 ms in 10 (intra-op threads vs
     the encoder's own); end to end (100 articles over HTTP to one worker), the p50 of the
     worker's run of an article went from 110-113 ms to 89 ms.

@@ -6,7 +6,7 @@ claim against the article's sentences, lexical overlap, refuting/hedging/negatio
 When the folder also holds a cross-encoder delta (`services.stance.cross`), its stage-2
 probabilities are blended in with the weight tuned on the hold-out.
 The folder holds LightGBM text models, the IDF table and a `stance_model.json` manifest;
-`scripts/train_stance.py` (and `scripts/train_stance_cross.py`) write it.
+`evaluation/train_stance.py` (and `evaluation/train_stance_cross.py`) write it.
 """
 
 from __future__ import annotations

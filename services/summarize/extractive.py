@@ -10,7 +10,7 @@ the summary grows until it has both `min_sentences` sentences and `target_words`
 never exceeds `target_words + overflow_words` (a sentence that would is skipped), so a long
 lead sentence is not dropped for a short, lower-ranked one.
 On CNN/DM the defaults were chosen on the first 125 of 250 test articles
-(`python -m scripts.eval_summary`); see docs/summarization.md.
+(`python -m evaluation.eval_summary`); see docs/summarization.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The stack `make run` starts (scripts.run_stack), on free ports, driven over real HTTP."""
+"""The stack `make run` starts (devstack.run), on free ports, driven over real HTTP."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from scripts.local_redis import free_port
-from scripts.processes import service_env
+from devstack.local_redis import free_port
+from devstack.processes import service_env
 from tests.conftest import REPO_ROOT
 
 
@@ -35,14 +35,14 @@ class RunningStack:
 
 
 def start_stack(tmp) -> RunningStack:
-    """`python -m scripts.run_stack` (what `make run` runs) with an embedded Redis."""
+    """`python -m devstack.run` (what `make run` runs) with an embedded Redis."""
     port = free_port()
     env = service_env(NEWSNLP_PORT=str(port), NEWSNLP_REDIS_DIR=str(tmp / "redis"))
     env.pop("REDIS_URL", None)  # the embedded Redis, as on a fresh machine
     log_path = tmp / "run.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.run_stack"],
+            [sys.executable, "-m", "devstack.run"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     running = RunningStack(process, f"http://127.0.0.1:{port}", log_path)

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from scripts.processes import alive, descendants
+from devstack.processes import alive, descendants
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 from tests.e2e.conftest import start_stack
 

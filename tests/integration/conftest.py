@@ -13,8 +13,8 @@ import redis
 
 from api import create_app
 from api.services import close_services
-from scripts.local_redis import LocalRedis
-from scripts.processes import WorkerProcess
+from devstack.local_redis import LocalRedis
+from devstack.processes import WorkerProcess
 
 WEBHOOK_SECRET = "test-webhook-secret"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.local_redis import LocalRedis
-from scripts.processes import WorkerProcess
+from devstack.local_redis import LocalRedis
+from devstack.processes import WorkerProcess
 from tests.integration.conftest import isolated_stack, wait_for_job
 from tests.tiny_models import CORPUS, build_tiny_bart
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scripts import bench
+from bench import throughput as bench
 from tests.conftest import data_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,7 +41,7 @@ def test_a_tiny_run_prints_the_table_and_ratios_of_its_own_figures(tmp_path, cap
 
 
 def test_the_redis_floor_records_jobs_as_a_post_does_and_times_each(redis_server, redis_client):
-    from scripts import bench_api
+    from bench import api_latency as bench_api
 
     before = len(redis_client.keys("newsnlp:bench-floor:*"))
     payload = {"article": {"text": "Some news."}, "claims": ["a claim"], "tasks": ["stance"]}

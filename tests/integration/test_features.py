@@ -42,7 +42,7 @@ def test_post_with_wait_answers_the_ended_job(client, worker):
 def test_post_with_wait_answers_202_when_the_job_has_not_ended(tmp_path):
     from api import create_app
     from api.services import close_services
-    from scripts.local_redis import LocalRedis
+    from devstack.local_redis import LocalRedis
 
     server = LocalRedis(tmp_path / "redis")  # no worker on this one: the job stays queued
     server.start()
@@ -157,7 +157,7 @@ def test_readyz_sees_the_live_worker(client, worker):
 def test_readyz_without_a_worker_is_503(tmp_path):
     from api import create_app
     from api.services import close_services
-    from scripts.local_redis import LocalRedis
+    from devstack.local_redis import LocalRedis
 
     server = LocalRedis(tmp_path / "redis")
     server.start()
@@ -287,7 +287,7 @@ def test_histograms_read_back_cumulative_from_one_bucket_per_observation(redis_c
 def test_waits_keep_one_subscriber_per_thread_and_survive_a_redis_restart(tmp_path):
     import redis as redis_lib
 
-    from scripts.local_redis import LocalRedis
+    from devstack.local_redis import LocalRedis
 
     server = LocalRedis(tmp_path / "redis")
     server.start()

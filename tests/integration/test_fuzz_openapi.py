@@ -10,7 +10,7 @@ from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from api import create_app
 from api.services import close_services
-from scripts.local_redis import LocalRedis
+from devstack.local_redis import LocalRedis
 
 pytestmark = pytest.mark.integration
 

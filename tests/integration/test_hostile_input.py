@@ -8,8 +8,8 @@ import json
 import pytest
 import requests
 
-from scripts.local_redis import free_port
-from scripts.processes import ApiProcess
+from devstack.local_redis import free_port
+from devstack.processes import ApiProcess
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ import pytest
 
 from api import create_app
 from api.services import close_services
+from devstack.local_redis import LocalRedis
 from jobs.store import JobStore
 from jobs.telemetry import METRICS_KEY, Telemetry, ended_increments, histograms
-from scripts.local_redis import LocalRedis
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 from tests.integration.conftest import wait_for_job
 

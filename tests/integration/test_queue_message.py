@@ -10,10 +10,10 @@ import redis
 
 from api import create_app
 from api.services import close_services
+from devstack.local_redis import LocalRedis
 from jobs.contract import ANALYZE_TASK, QUEUE
 from jobs.queue import task_message
 from jobs.telemetry import METRICS_KEY
-from scripts.local_redis import LocalRedis
 from worker.celery_app import celery_config, create_celery
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from scripts.local_redis import free_port
+from devstack.local_redis import free_port
 
 ERROR_KEYS = {"code", "status", "reason", "message", "errors"}
 

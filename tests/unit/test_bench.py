@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from scripts import bench, bench_api, bench_machine, bench_threads
+from bench import api_latency as bench_api
+from bench import machine as bench_machine
+from bench import throughput as bench
 from tests.conftest import data_dir
 
 
@@ -180,17 +182,6 @@ def test_cpu_per_request_comes_from_the_processes_own_clock():
     assert whole["cpu_ms_per_request"] == 2.5
     bare = [{"p99_ms": 2.0}, {"p99_ms": 4.0}]
     assert bench_api.p99_ratios([{"p99_ms": 5.0}, {"p99_ms": 4.0}], bare) == [2.5, 1.0]
-
-
-def test_the_threads_comparison_runs_both_ways_idle_and_beside_a_neighbour(corpus, tmp_path):
-    out = tmp_path / "threads.json"
-    assert bench_threads.main(["--articles", "1", "--repeats", "1", "--out", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["variant"].split(" (")[0] for r in rows] == [
-        "torch intra-op threads",
-        "the encoder's own threads",
-    ]
-    assert all(r["idle_art_s"] > 0 and r["neighbour_art_s"] > 0 for r in rows)
 
 
 def test_the_machine_probe_divides_two_processes_work_by_one_process_work(tmp_path):

@@ -170,7 +170,7 @@ def test_normalize_text_drops_every_control_and_format_character_and_keeps_the_r
 
 def test_cnndm_articles_come_through_cleaning_unchanged():
     """The 250 CNN/DM test articles (one long line each) lose nothing to the cleaner."""
-    from scripts.rouge import cnndm_path, load_cnndm
+    from evaluation.rouge import cnndm_path, load_cnndm
 
     if not cnndm_path().is_file():
         pytest.skip(f"CNN/DM data not found at {cnndm_path()} (set NEWSNLP_DATA_DIR)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.fnc_metrics import fnc_score, max_fnc_score, relative_score, stance_report
+from evaluation.fnc_metrics import fnc_score, max_fnc_score, relative_score, stance_report
 
 GOLD = ["agree", "disagree", "discuss", "unrelated", "unrelated", "agree"]
 # agree→agree 1.0; disagree→agree 0.25 (related right); discuss→unrelated 0;

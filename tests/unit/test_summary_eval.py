@@ -7,8 +7,8 @@ import re
 import pytest
 import torch
 
-from scripts import eval_summary
-from scripts.rouge import RougeScorer, cnndm_path, halves, lsum_lines, mean_figures
+from evaluation import eval_summary
+from evaluation.rouge import RougeScorer, cnndm_path, halves, lsum_lines, mean_figures
 
 
 def test_lsum_lines_split_one_sentence_a_line():

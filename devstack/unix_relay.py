@@ -1,4 +1,4 @@
-"""Relays TCP on 127.0.0.1:PORT to a Unix socket: `python -m scripts.unix_relay PORT PATH`.
+"""Relays TCP on 127.0.0.1:PORT to a Unix socket: `python -m devstack.unix_relay PORT PATH`.
 
 `make chaos` runs it inside a network namespace that has only a loopback link, so that a
 worker there reaches Redis through the (namespace-independent) Unix socket until the

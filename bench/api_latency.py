@@ -1,8 +1,8 @@
 """`make bench-api`: latency of POST /v1/jobs under a fixed request rate, against a bare app.
 
-    python -m scripts.bench_api [--rate 200] [--seconds 30] [--rounds 3]
+    python -m bench.api_latency [--rate 200] [--seconds 30] [--rounds 3]
 
-Starts Redis, the API (gunicorn, `scripts.processes.ApiProcess`: 2 workers x 4 threads) and,
+Starts Redis, the API (gunicorn, `devstack.processes.ApiProcess`: 2 workers x 4 threads) and,
 under the very same gunicorn flags, a bare Flask app whose POST /v1/jobs only answers 202.
 wrk (Debian's package) then POSTs the reference article with its 3 bench claims to each, in
 `rounds` alternating runs of seconds/rounds each (the order reversed every other round, so
@@ -139,7 +139,7 @@ def control_app() -> Any:
 
 def cpu_seconds(pids: Sequence[int]) -> float:
     """User + system CPU time the processes have used, from /proc (clock ticks, 10 ms here)."""
-    from scripts.processes import stat_fields
+    from devstack.processes import stat_fields
 
     ticks = 0
     for pid in pids:
@@ -292,7 +292,7 @@ def redis_round_trips(
 
 
 def reference_payload() -> dict[str, Any]:
-    from scripts.bench import build_corpus, data_dir
+    from bench.throughput import build_corpus, data_dir
 
     articles, _ = build_corpus(data_dir(), limit=0)
     (reference,) = articles
@@ -308,9 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "api.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    from scripts.bench import machine
-    from scripts.local_redis import LocalRedis, free_port
-    from scripts.processes import ApiProcess, descendants
+    from bench.throughput import machine
+    from devstack.local_redis import LocalRedis, free_port
+    from devstack.processes import ApiProcess, descendants
 
     try:
         payload = reference_payload()
@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.url, free_port(), work / "api.log", NEWSNLP_JOB_TTL_SECONDS="600"
         ).start()
         apps["bare"] = ApiProcess(
-            server.url, free_port(), work / "bare.log", target="scripts.bench_api:bare_app()"
+            server.url, free_port(), work / "bare.log", target="bench.api_latency:bare_app()"
         ).start()
 
         def measured_run(name: str, seconds: int) -> dict[str, Any]:
@@ -352,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work_iterations = round(extra_ms * iterations_per_ms())
         apps["control"] = ApiProcess(
             server.url, free_port(), work / "control.log",
-            target="scripts.bench_api:control_app()",
+            target="bench.api_latency:control_app()",
             **{WORK_ITERATIONS_ENV: str(work_iterations)},
         ).start()  # fmt: skip
         run_wrk(apps["control"].url, body_path, args.rate, 3, args.connections, work)  # warm-up
@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     control_ratios = p99_ratios(rounds["control"], rounds["bare"])
     ratio = statistics.median(round_ratios)
     figures = {
-        "command": "python -m scripts.bench_api",
+        "command": "python -m bench.api_latency",
         "started": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
         "rate_per_s": args.rate,

@@ -1,8 +1,8 @@
 """Fine-tune the stance cross-encoder (MiniLM top layers + head) for agree/disagree/discuss.
 
-    .venv/bin/python -m scripts.train_stance_cross [--out models/stance] [--epochs 2]
+    .venv/bin/python -m evaluation.train_stance_cross [--out models/stance] [--epochs 2]
 
-Run after `scripts.train_stance` (same hold-out split). Trains on the related pairs of the fit
+Run after `evaluation.train_stance` (same hold-out split). Trains on the related pairs of the fit
 part of the training set, with the frozen lower layers' outputs cached once; checkpoints every
 few hundred steps to var/cache/stance and resumes from there when restarted. Keeps the epoch
 with the best hold-out macro-F1, then tunes on the hold-out how much of the cross-encoder's
@@ -25,7 +25,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 from transformers.masking_utils import create_bidirectional_mask
 
-from scripts.fnc_data import (
+from evaluation.fnc_data import (
     CACHE_DIR,
     REPO_ROOT,
     EmbeddingCache,
@@ -34,9 +34,9 @@ from scripts.fnc_data import (
     load_bodies,
     load_pairs,
 )
-from scripts.fnc_metrics import stance_report
-from scripts.stance_card import write_card
-from scripts.train_stance import HOLDOUT_FRACTION, SEED, cluster_holdout, figures, split_pairs
+from evaluation.fnc_metrics import stance_report
+from evaluation.stance_card import write_card
+from evaluation.train_stance import HOLDOUT_FRACTION, SEED, cluster_holdout, figures, split_pairs
 from services.embeddings.minilm import packaged_minilm_path
 from services.stance.cross import (
     CONFIG_FILE,
@@ -304,7 +304,7 @@ def blend(net, cut, prefix, hold_all, bodies, cache, out: Path) -> None:  # type
     saved = np.load(CACHE_DIR / "holdout-lgb.npz", allow_pickle=False)
     keys = [f"{p.headline} ||| {p.body_id}" for p in hold_all]
     if list(saved["keys"]) != keys:
-        raise RuntimeError("hold-out of scripts.train_stance differs: run it first")
+        raise RuntimeError("hold-out of evaluation.train_stance differs: run it first")
     p_rel, p_lgb = saved["p_related"], saved["p_stage2"]
     gold = [p.stance for p in hold_all]
     # The cross-encoder only runs where stage 1 might say related.

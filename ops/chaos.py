@@ -28,8 +28,8 @@ from pathlib import Path
 import redis
 import requests
 
-from scripts.local_redis import LocalRedis, free_port
-from scripts.processes import REPO_ROOT, ApiProcess, WorkerProcess, alive, descendants
+from devstack.local_redis import LocalRedis, free_port
+from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, alive, descendants
 
 SOFT_LIMIT, HARD_LIMIT, VISIBILITY = 20, 25, 30
 WORKER_ENV = {
@@ -282,7 +282,7 @@ def step_cut_off(
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
         port = free_port()
         relay = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "scripts.unix_relay", str(port),
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "devstack.unix_relay", str(port),
              str(server.unix_socket)],
             cwd=REPO_ROOT, stdout=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """Train the two-stage FNC-1 stance detector and write its model folder and card.
 
-    .venv/bin/python -m scripts.train_stance [--out models/stance]
+    .venv/bin/python -m evaluation.train_stance [--out models/stance]
 
 Fit and tune on `train_*` only: a hold-out of ~20 % of the bodies, split by clusters of bodies
 linked through shared related headlines (test headlines are new, so no headline crosses the
@@ -26,7 +26,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from scripts.fnc_data import (
+from evaluation.fnc_data import (
     CACHE_DIR,
     REPO_ROOT,
     SENTENCE_RECIPE,
@@ -36,8 +36,8 @@ from scripts.fnc_data import (
     load_bodies,
     load_pairs,
 )
-from scripts.fnc_metrics import stance_report
-from scripts.stance_card import write_card
+from evaluation.fnc_metrics import stance_report
+from evaluation.stance_card import write_card
 from services.documents import STANCE_LABELS
 from services.stance.features import FEATURE_NAMES, LexicalModel, claim_matrix, fit_idf
 from services.stance.trained import FORMAT_VERSION, MANIFEST, STAGE2_LABELS, DecisionRule, combine

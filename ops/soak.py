@@ -20,8 +20,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from scripts.local_redis import LocalRedis, free_port
-from scripts.processes import REPO_ROOT, ApiProcess, WorkerProcess, descendants
+from devstack.local_redis import LocalRedis, free_port
+from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, descendants
 
 TTL = 60
 ENV = {"NEWSNLP_JOB_TTL_SECONDS": str(TTL), "NEWSNLP_TORCH_THREADS": "1"}

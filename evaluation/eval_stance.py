@@ -1,6 +1,6 @@
 """Score the committed stance model on the FNC-1 competition test set.
 
-    .venv/bin/python -m scripts.eval_stance [--model models/stance] [--update-card]
+    .venv/bin/python -m evaluation.eval_stance [--model models/stance] [--update-card]
 
 Goes through the service's own path: each test body is cleaned into a Document, embedded
 with the MiniLM encoder (vectors cached under var/cache), and its headlines are passed as
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.fnc_data import (
+from evaluation.fnc_data import (
     REPO_ROOT,
     EmbeddingCache,
     body_groups,
@@ -26,8 +26,8 @@ from scripts.fnc_data import (
     load_bodies,
     load_pairs,
 )
-from scripts.fnc_metrics import StanceReport, stance_report
-from scripts.stance_card import write_card
+from evaluation.fnc_metrics import StanceReport, stance_report
+from evaluation.stance_card import write_card
 from services.stance.trained import MANIFEST, TrainedStanceDetector
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """ROUGE of the extractive summarizer on CNN/DM-250 against Lead-3, on both halves and all.
 
-Run as `python -m scripts.eval_summary`. The hyper-parameters of the default were chosen on
+Run as `python -m evaluation.eval_summary`. The hyper-parameters of the default were chosen on
 the first 125 articles only; the last 125 are held out. The last line printed is the default
 summarizer's figures on all 250 articles, in a fixed form that CI and the Makefile grep.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.rouge import REPO_ROOT, CnnDmArticle, RougeScorer, halves, load_cnndm, mean_figures
+from evaluation.rouge import REPO_ROOT, CnnDmArticle, RougeScorer, halves, load_cnndm, mean_figures
 from services.documents import Document
 from services.embeddings.minilm import packaged_minilm_path
 from services.embeddings.reference import SentenceEncoder

@@ -1,7 +1,7 @@
 """`make bench`: throughput of the pipeline against a naive design, in one run on this machine.
 
-    python -m scripts.bench            # 250 CNN/DM articles + the reference article, <= 10 min
-    python -m scripts.bench --quick    # 40 articles + the reference article, <= 2 min
+    python -m bench.throughput            # 250 CNN/DM articles + the reference article, <= 10 min
+    python -m bench.throughput --quick    # 40 articles + the reference article, <= 2 min
 
 The corpus is read from `NEWSNLP_DATA_DIR` (default ../shared/data): the CNN/DM-250 articles
 and `samples/000_71cd1386a0965eff.txt`, each with 3 FNC-1 competition-test headlines as claims
@@ -576,8 +576,8 @@ class Stack:
     api: Any = None
 
     def start(self) -> Stack:
-        from scripts.local_redis import LocalRedis, free_port
-        from scripts.processes import ApiProcess
+        from devstack.local_redis import LocalRedis, free_port
+        from devstack.processes import ApiProcess
 
         self.redis = LocalRedis(self.work / "redis", fsync="no")
         self.redis.start()
@@ -593,7 +593,7 @@ class Stack:
             self.redis.stop()
 
     def kinds(self, worker: Any) -> dict[str, list[int]]:
-        from scripts.processes import descendants
+        from devstack.processes import descendants
 
         return {
             "worker main process": [worker.process.pid],
@@ -613,7 +613,7 @@ class Stack:
         warmup: Sequence[Article],
         tokens: int,
     ) -> tuple[Phase, dict[str, dict[str, float]]]:
-        from scripts.processes import WorkerProcess
+        from devstack.processes import WorkerProcess
 
         worker = WorkerProcess(
             self.redis.url, self.work / f"{name}.log", name=name, concurrency=processes,
@@ -656,7 +656,7 @@ class Stack:
         during the run, from the first job's start to the last one's end (server clocks)."""
         import requests
 
-        from scripts.processes import WorkerProcess
+        from devstack.processes import WorkerProcess
 
         def worker(suffix: str) -> Any:
             return WorkerProcess(
@@ -876,7 +876,7 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
     order puts the two phases of each ratio next to each other (raw and in-process,
     in-process and end to end, 1 x 1 and 2 x 1), a few seconds apart instead of twenty.
     """
-    from scripts.processes import REPO_ROOT as ROOT
+    from devstack.processes import REPO_ROOT as ROOT
     from worker.runtime import set_openmp_defaults
 
     root = data_dir()
@@ -951,7 +951,7 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
     memory = merge_peaks(*peaks)
 
     figures: dict[str, Any] = {
-        "command": "python -m scripts.bench" + (" --quick" if args.quick else ""),
+        "command": "python -m bench.throughput" + (" --quick" if args.quick else ""),
         "started": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
         "machine": {**machine(), "load_average_before": load_before},

@@ -15,8 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from devstack.local_redis import LocalRedis
 from jobs.env import env_int, env_str
-from scripts.local_redis import LocalRedis
 
 logger = logging.getLogger("newsnlp.run")
 

@@ -145,7 +145,8 @@ def render_card(folder: Path) -> str:
             "### Stage-2 cross-encoder trials (hold-out only, not shipped)",
             "",
             "MiniLM top layers + a linear head fine-tuned on (claim, 3 most similar sentences),",
-            "≤ 128 tokens, on the fit part's related pairs (`scripts.train_stance_cross`), blended",
+            "≤ 128 tokens, on the fit part's related pairs (`evaluation.train_stance_cross`),"
+            " blended",
             "into stage 2 with a weight tuned on the hold-out (minutes: wall-clock on 1 thread,",
             "including caching the frozen layers' outputs):",
             "",
@@ -163,7 +164,7 @@ def render_card(folder: Path) -> str:
             )
         lines += ["", "Verdict: " + t["cross_encoder_verdict"]]
     if test:
-        lines += ["", "Competition test, `python -m scripts.eval_stance`:", "", "```"]
+        lines += ["", "Competition test, `python -m evaluation.eval_stance`:", "", "```"]
         lines += test["report_lines"] + ["```"]
     lines += [
         "",
@@ -190,14 +191,14 @@ def render_card(folder: Path) -> str:
         "## Reproduce",
         "",
         "```",
-        ".venv/bin/python -m scripts.train_stance           # LightGBM stages, writes this folder",
+        ".venv/bin/python -m evaluation.train_stance  # LightGBM stages, writes this folder",
     ]
     if cross:
         lines.append(
-            ".venv/bin/python -m scripts.train_stance_cross     # cross-encoder delta + blend"
+            ".venv/bin/python -m evaluation.train_stance_cross     # cross-encoder delta + blend"
         )
     lines += [
-        ".venv/bin/python -m scripts.eval_stance --update-card  # competition test, latency, card",
+        ".venv/bin/python -m evaluation.eval_stance --update-card # competition test, latency",
         "```",
         "",
         f"Trained {t['date']}, seed {t['seed']}, LightGBM params in `stance_model.json`.",

@@ -1,6 +1,6 @@
 """What the machine itself gives: one busy process against two, with no service around them.
 
-    python -m scripts.bench_machine [--pairs 8] [--seconds 1]
+    python -m bench.machine [--pairs 8] [--seconds 1]
 
 The worker-scaling figure of `make bench` (2 worker processes against 1) can only be as good
 as the machine's own: two vCPUs that are one physical core's two hyperthreads on the host, or
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "machine.json")
     args = parser.parse_args(argv)
-    from scripts.bench import machine
+    from bench.throughput import machine
 
     figures: dict[str, Any] = {"machine": machine(), "seconds": args.seconds, "kinds": {}}
     for kind in KINDS:

@@ -1,0 +1,1 @@
+"""Benchmarks: make bench (throughput), make bench-api (API latency), the machine yardstick."""

@@ -1,0 +1,1 @@
+"""Operations drills: make chaos (crashes, restarts, partitions) and make soak."""

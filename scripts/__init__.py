@@ -1,1 +1,0 @@
-"""Developer and operator commands: run the stack, local Redis, training and evaluation."""
