@@ -38,7 +38,7 @@ run: install ## Start Redis (embedded unless REDIS_URL is set), the API and one 
 	$(PY) -m devstack.run
 
 worker: install ## Start one worker against REDIS_URL (for more workers, on any machine)
-	exec $(VENV)/bin/celery -A worker.app worker --queues newsnlp --loglevel INFO
+	exec $(VENV)/bin/celery -A worker.main worker --queues newsnlp --loglevel INFO
 
 test: install install-browser ## Run the whole suite (starts its own Redis and worker processes)
 	$(PY) -m pytest
@@ -83,7 +83,7 @@ chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<
 soak: install ## 10,000 small jobs through the real stack: 0 lost, memory and Redis keys bounded
 	$(PY) -m ops.soak
 
-lint: install ## ruff lint and format check, mypy on services/
+lint: install ## ruff lint and format check, mypy on services/, jobs/ and worker/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

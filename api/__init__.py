@@ -14,16 +14,16 @@ from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import batches, health, jobs, web
+from api import batches, health, job_views, web
+from api.clients import ApiClients
 from api.errors import ApiError, ErrorSchema, register_error_handlers
 from api.security import authenticate, rate_limit
-from api.services import ApiServices
 from api.settings import DEFAULTS, settings_from_env
+from jobs.broker import celery_config, create_celery
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging
 from jobs.store import JobStore
 from jobs.telemetry import Telemetry
-from worker.celery_app import celery_config, create_celery
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     client = redis.Redis.from_url(
         app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
     )
-    app.extensions["newsnlp"] = ApiServices(
+    app.extensions["newsnlp"] = ApiClients(
         store=JobStore(
             client,
             ttl_seconds=app.config["JOB_TTL_SECONDS"],
@@ -75,7 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_require_json_body)
     api = NewsApi(app)
     api.register_blueprint(health.blp)
-    api.register_blueprint(jobs.blp)
+    api.register_blueprint(job_views.blp)
     api.register_blueprint(batches.blp)
     app.register_blueprint(web.blp)
     register_error_handlers(app)

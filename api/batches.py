@@ -11,10 +11,10 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.clients import clients
 from api.errors import ApiError
-from api.jobs import check_limits, submit
+from api.job_views import check_limits, submit
 from api.schemas import JobCreateSchema, LinksSchema, StrictSchema
-from api.services import services
 from jobs.contract import JobStatus
 from jobs.store import utc_now
 
@@ -59,7 +59,7 @@ class Batches(MethodView):
             check_limits(job, prefix=("jobs", str(i)))
         job_ids = [submit(job)[0] for job in data["jobs"]]
         batch_id = uuid.uuid4().hex
-        store = services().store
+        store = clients().store
         key = BATCH_PREFIX + batch_id
         store.client.hset(key, mapping={"created_at": utc_now(), "jobs": json.dumps(job_ids)})
         store.client.expire(key, store.pending_ttl_seconds)
@@ -76,7 +76,7 @@ class Batch(MethodView):
 
 
 def _progress(batch_id: str) -> dict[str, Any]:
-    store = services().store
+    store = clients().store
     raw = store.client.hgetall(BATCH_PREFIX + batch_id) if len(batch_id) == 32 else {}
     if not raw:
         raise ApiError(404, "batch_not_found", "No batch with this id.")

@@ -12,8 +12,8 @@ from flask_smorest import Blueprint
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from api.clients import clients
 from api.errors import ApiError
-from api.services import services
 from jobs.contract import QUEUE
 from jobs.telemetry import Telemetry, histograms
 
@@ -47,7 +47,7 @@ class Ready(MethodView):
         With `?workers=optional` a live worker is not required: for deployments that scale
         workers from zero on the queue length, where the API must accept jobs meanwhile.
         """
-        telemetry = services().telemetry
+        telemetry = clients().telemetry
         try:
             telemetry.client.ping()
             workers = telemetry.live_workers()
@@ -118,5 +118,5 @@ class Metrics(MethodView):
     def get(self) -> Response:
         """Metrics of the whole service in the Prometheus text format."""
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(RedisMetricsCollector(services().telemetry))  # type: ignore[arg-type]
+        registry.register(RedisMetricsCollector(clients().telemetry))  # type: ignore[arg-type]
         return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -14,8 +14,8 @@ import time
 
 from flask import current_app, g, request
 
+from api.clients import clients
 from api.errors import ApiError
-from api.services import services
 
 
 def parse_api_keys(raw: str | None) -> dict[str, str]:
@@ -69,7 +69,7 @@ def rate_limit() -> None:
     now = time.time()
     window = int(now // 60)
     key = f"newsnlp:rate:{g.get('client', 'unknown')}:{window}"
-    client = services().store.client
+    client = clients().store.client
     pipe = client.pipeline(transaction=True)
     pipe.incr(key)
     pipe.expire(key, 61)

@@ -11,7 +11,7 @@ bodies), so no measured article is ever in a cache before it is measured. Phases
 1. naive: each article alone through a sentence-transformers fp32 `SentenceTransformer.encode`
    with its default settings, the claims in a second call, default torch threads, then the
    service's own cleaning, summarizer and stance detector on those vectors;
-2. in-process: the worker's own Analyzer (`worker.models.build_analyzer`, the worker's thread
+2. in-process: the worker's own Analyzer (`worker.wiring.build_analyzer`, the worker's thread
    settings) called in a loop;
 3. raw model: the forward passes alone, over exactly the batches the pipeline's encoder makes
    for the same texts, tokenized beforehand;
@@ -743,7 +743,7 @@ def _naive_init(stance_backend: str, warmup: list[Article]) -> None:
     _child_logging()
     import torch  # noqa: F401 - first, before the worker's modules set their OpenMP defaults
 
-    from worker.models import build_stance_detector
+    from worker.wiring import build_stance_detector
 
     naive = NaivePipeline(build_stance_detector(worker_settings(stance_backend, cores())))
     for a in warmup:
@@ -760,8 +760,8 @@ def _naive_chunk(articles: list[Article], tokens: int) -> Phase:
 def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> None:
     _child_logging()
     from jobs.heap import freeze_startup_heap
-    from worker.models import build_analyzer
     from worker.runtime import configure_threads, thread_count
+    from worker.wiring import build_analyzer
 
     settings = worker_settings(stance_backend, threads)
     configure_threads(settings)

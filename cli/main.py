@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve()
     if args.command == "worker":
         celery = str(Path(sys.executable).parent / "celery")
-        os.execv(celery, [celery, "-A", "worker.app", "worker", "--queues", "newsnlp"])
+        os.execv(celery, [celery, "-A", "worker.main", "worker", "--queues", "newsnlp"])
     client = NewsnlpClient(args.url, api_key=args.api_key)
     try:
         return cmd_submit(client, args) if args.command == "submit" else cmd_status(client, args)

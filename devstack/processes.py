@@ -74,7 +74,7 @@ class WorkerProcess:
 
     def start(self, timeout: float = 90.0) -> WorkerProcess:
         args = [*self.prefix,
-            str(BIN / "celery"), "-A", "worker.app", "worker", "--queues", "newsnlp",
+            str(BIN / "celery"), "-A", "worker.main", "worker", "--queues", "newsnlp",
             "--concurrency", str(self.concurrency), "--hostname", f"{self.name}-{os.getpid()}@%h",
             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
         ]  # fmt: skip

@@ -105,7 +105,7 @@ def main() -> int:
         stack.spawn(
             "worker",
             [
-                str(bin_dir / "celery"), "-A", "worker.app", "worker",
+                str(bin_dir / "celery"), "-A", "worker.main", "worker",
                 "--queues", "newsnlp", "--concurrency", str(concurrency),
                 "--hostname", f"newsnlp-{os.getpid()}@%h", "--loglevel", "INFO",
             ],

@@ -278,7 +278,7 @@ class JobStore:
         already had, or 'was_queued' / 'was_running'. `metrics` are added in the same atomic
         step, only when the job is canceled."""
         error = json.dumps({"code": "canceled", "message": "the job was canceled by a client"})
-        args = [utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)]
+        args: list[Any] = [utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)]
         outcome = self._cancel(keys=[self.key(job_id)], args=[*args, *_metrics_args(metrics)])
         return _text(outcome) or "missing"
 

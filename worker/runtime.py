@@ -15,9 +15,8 @@ logger = logging.getLogger(__name__)
 # cores (the API, Redis, a second worker, a neighbour), the spinning threads and the one they
 # wait for fight over it: measured here, two 2-thread processes on 2 cores ran 8x slower than
 # with 10,000, which costs nothing on an idle machine. libgomp reads this once, when torch
-# loads it, so it is set when this module is imported: `worker.app` imports it before any
-# module that imports torch. An explicit GOMP_SPINCOUNT or OMP_WAIT_POLICY in the environment
-# wins.
+# loads it, so `worker.main` sets it before anything imports torch. An explicit
+# GOMP_SPINCOUNT or OMP_WAIT_POLICY in the environment wins.
 OPENMP_DEFAULTS = {"GOMP_SPINCOUNT": "10000"}
 
 
@@ -26,8 +25,6 @@ def set_openmp_defaults(environ: MutableMapping[str, str] = os.environ) -> None:
         for variable, value in OPENMP_DEFAULTS.items():
             environ.setdefault(variable, value)
 
-
-set_openmp_defaults()
 
 # oneDNN (torch's CPU kernels) keeps a compiled kernel per input shape, 1,024 by default in two
 # caches; padding-aware batches have many shapes, and bfloat16 kernels are large: uncapped,

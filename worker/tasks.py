@@ -1,4 +1,8 @@
-"""The Celery tasks of newsnlp: thin wrappers that read a job, call the services, write back."""
+"""The Celery tasks of newsnlp: thin wrappers that read a job, call the services, write back.
+
+`register_tasks` adds them to the worker's app (`worker.app.create_app`); each task reads
+the settings from its app, so this module imports no app and reads no environment.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any, TypeVar
 
 import redis
 import requests
-from celery import Task
+from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from jobs.contract import ANALYZE_TASK, QUEUE, WEBHOOK_TASK
@@ -24,9 +28,9 @@ from jobs.webhooks import SIGNATURE_HEADER, DestinationRefused, check_destinatio
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
 from services.summarize.extractive import SummaryOptions
-from worker.app import app, settings
-from worker.models import build_analyzer
 from worker.serialize import analysis_to_result
+from worker.settings import WorkerSettings
+from worker.wiring import build_analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +44,31 @@ class Resources:
     store: JobStore
 
 
-class AnalysisTask(Task):
-    """Holds the per-process resources: models and the job store, created once, lazily."""
+def job_store(settings: WorkerSettings) -> JobStore:
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    return JobStore(
+        client, ttl_seconds=settings.job_ttl_seconds, max_attempts=settings.max_attempts
+    )
+
+
+class NewsnlpTask(Task):
+    """A task of the worker's app: its settings, and its job store created once, lazily."""
+
+    @property
+    def settings(self) -> WorkerSettings:
+        return self.app.settings  # type: ignore[attr-defined,no-any-return]
+
+    @cached_property
+    def store(self) -> JobStore:
+        return job_store(self.settings)
+
+
+class AnalysisTask(NewsnlpTask):
+    """Holds the per-process models and job store, created once, lazily."""
 
     @cached_property
     def resources(self) -> Resources:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=3, socket_timeout=10
-        )
-        store = JobStore(
-            client, ttl_seconds=settings.job_ttl_seconds, max_attempts=settings.max_attempts
-        )
-        resources = Resources(analyzer=build_analyzer(settings), store=store)
+        resources = Resources(analyzer=build_analyzer(self.settings), store=self.store)
         # Kept for the process's life: out of the garbage collector's scans from now on,
         # whether the models load at the process's start or at its first job.
         freeze_startup_heap()
@@ -88,7 +105,6 @@ def request_from_job(data: dict[str, Any]) -> AnalysisRequest:
     )
 
 
-@app.task(bind=True, base=AnalysisTask, name=ANALYZE_TASK, ignore_result=True)
 def analyze(self: AnalysisTask, job_id: str) -> None:
     """Run one job. Safe to run twice: a job that has already ended is left as it is."""
     store = self.resources.store
@@ -99,7 +115,7 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
     tasks = list(started.request.get("tasks") or ())
     logger.info("job %s started", job_id)
     t0 = time.perf_counter()
-    outcome = _run(self.resources.analyzer, started.request, job_id)
+    outcome = _run(self.resources.analyzer, started.request, job_id, self.settings)
     duration = time.perf_counter() - t0
     # The job's metrics are added by the script that writes its end, only if it writes it.
     if isinstance(outcome, dict):
@@ -113,7 +129,7 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         metrics = ended_increments(tasks, status, duration)
         written = with_redis_retry(lambda: store.fail(job_id, code, message, metrics))
     if written and started.request.get("callback_url"):
-        deliver_webhook.apply_async(args=[job_id], queue=QUEUE)
+        self.app.send_task(WEBHOOK_TASK, args=[job_id], queue=QUEUE)
     logger.info(
         "job %s %s in %.0f ms%s",
         job_id,
@@ -124,7 +140,7 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
 
 
 def _run(
-    analyzer: Analyzer, request: dict[str, Any], job_id: str
+    analyzer: Analyzer, request: dict[str, Any], job_id: str, settings: WorkerSettings
 ) -> dict[str, Any] | tuple[str, str]:
     """The job's result, or (error code, message) for a job that failed."""
     try:
@@ -140,21 +156,14 @@ def _run(
         return "internal_error", "the analysis failed unexpectedly; the worker log has the details"
 
 
-@app.task(
-    bind=True,
-    name=WEBHOOK_TASK,
-    ignore_result=True,
-    max_retries=settings.webhook_max_retries,
-    soft_time_limit=60,
-    time_limit=90,
-)
-def deliver_webhook(self: Task, job_id: str) -> None:
+def deliver_webhook(self: NewsnlpTask, job_id: str) -> None:
     """POST an ended job to its callback URL, signed with HMAC-SHA256 over the body.
 
     A non-2xx answer or a network error is retried with exponential backoff; the outcome
     (delivered, or failed after the last retry, and why) is kept on the job record.
     """
-    store = analyze.resources.store
+    settings = self.settings
+    store = self.store
     record = with_redis_retry(lambda: store.get(job_id))
     request = with_redis_retry(lambda: store.get_request(job_id)) or {}
     url = request.get("callback_url")
@@ -204,3 +213,17 @@ def _webhook_outcome(
     log = logger.info if status == "delivered" else logger.warning
     log("webhook of job %s %s after %s attempt(s)%s", job_id, status, attempts,
         f": {error}" if error else "")  # fmt: skip
+
+
+def register_tasks(app: Celery, settings: WorkerSettings) -> None:
+    """Add the newsnlp tasks to `app`, by their names in the contract (jobs.contract)."""
+    app.task(bind=True, base=AnalysisTask, name=ANALYZE_TASK, ignore_result=True)(analyze)
+    app.task(
+        bind=True,
+        base=NewsnlpTask,
+        name=WEBHOOK_TASK,
+        ignore_result=True,
+        max_retries=settings.webhook_max_retries,
+        soft_time_limit=60,
+        time_limit=90,
+    )(deliver_webhook)

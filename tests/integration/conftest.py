@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from api import create_app
-from api.services import close_services
+from api.clients import close_clients
 from devstack.local_redis import LocalRedis
 from devstack.processes import WorkerProcess
 
@@ -51,7 +51,7 @@ def app(redis_server):
         }
     )
     yield app
-    close_services(app)
+    close_clients(app)
 
 
 @pytest.fixture()
@@ -91,6 +91,6 @@ def isolated_stack(
         worker.start()
         yield app.test_client(), worker
     finally:
-        close_services(app)
+        close_clients(app)
         worker.stop()
         server.stop()

@@ -41,7 +41,7 @@ def test_post_with_wait_answers_the_ended_job(client, worker):
 
 def test_post_with_wait_answers_202_when_the_job_has_not_ended(tmp_path):
     from api import create_app
-    from api.services import close_services
+    from api.clients import close_clients
     from devstack.local_redis import LocalRedis
 
     server = LocalRedis(tmp_path / "redis")  # no worker on this one: the job stays queued
@@ -58,7 +58,7 @@ def test_post_with_wait_answers_202_when_the_job_has_not_ended(tmp_path):
         assert response.headers["Location"] == body["links"]["self"]
         assert app.test_client().post("/v1/jobs?wait=61", json=job).status_code == 422
     finally:
-        close_services(app)
+        close_clients(app)
         server.stop()
 
 
@@ -156,7 +156,7 @@ def test_readyz_sees_the_live_worker(client, worker):
 
 def test_readyz_without_a_worker_is_503(tmp_path):
     from api import create_app
-    from api.services import close_services
+    from api.clients import close_clients
     from devstack.local_redis import LocalRedis
 
     server = LocalRedis(tmp_path / "redis")
@@ -169,7 +169,7 @@ def test_readyz_without_a_worker_is_503(tmp_path):
         optional = app.test_client().get("/readyz?workers=optional")
         assert optional.status_code == 200
         assert optional.get_json()["workers"] == []
-        close_services(app)
+        close_clients(app)
     finally:
         server.stop()
 

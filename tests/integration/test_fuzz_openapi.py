@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from api import create_app
-from api.services import close_services
+from api.clients import close_clients
 from devstack.local_redis import LocalRedis
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ def fuzz_app(tmp_path_factory):
     server.start()
     app = create_app({"REDIS_URL": server.url, "MAX_ARTICLE_CHARS": 5000})
     yield app
-    close_services(app)
+    close_clients(app)
     server.stop()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from api.services import close_services
+from api.clients import close_clients
 from devstack.local_redis import LocalRedis
 from jobs.store import JobStore
 from jobs.telemetry import METRICS_KEY, Telemetry, ended_increments, histograms
@@ -164,7 +164,7 @@ def test_redis_down_is_503_and_back_up_works(tmp_path):
         assert int(response.headers["Retry-After"]) > 0
         server.start()
         assert client.post("/v1/jobs", json=job).status_code == 202
-        close_services(app)
+        close_clients(app)
     finally:
         server.stop()
 

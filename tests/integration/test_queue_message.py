@@ -9,12 +9,12 @@ import pytest
 import redis
 
 from api import create_app
-from api.services import close_services
+from api.clients import close_clients
 from devstack.local_redis import LocalRedis
+from jobs.broker import celery_config, create_celery
 from jobs.contract import ANALYZE_TASK, QUEUE
 from jobs.queue import task_message
 from jobs.telemetry import METRICS_KEY
-from worker.celery_app import celery_config, create_celery
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def test_a_job_is_recorded_queued_and_counted_together(lone_redis):
         assert counters[b"submitted|stance"] == b"1"
     finally:
         client.close()
-        close_services(app)
+        close_clients(app)
 
 
 def test_redis_down_at_submission_leaves_no_record_and_no_message(lone_redis):
@@ -91,4 +91,4 @@ def test_redis_down_at_submission_leaves_no_record_and_no_message(lone_redis):
         assert list(client.scan_iter("newsnlp:job:*")) == []
     finally:
         client.close()
-        close_services(app)
+        close_clients(app)

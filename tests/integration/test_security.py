@@ -8,8 +8,8 @@ import time
 import pytest
 
 from api import create_app
+from api.clients import close_clients
 from api.security import parse_api_keys
-from api.services import close_services
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def secured(redis_server):
         }
     )
     yield app.test_client()
-    close_services(app)
+    close_clients(app)
 
 
 def test_no_key_is_401_and_a_wrong_key_is_403(secured):
@@ -85,4 +85,4 @@ def test_behind_a_proxy_the_limit_counts_each_forwarded_client(redis_server):
             break
     # Two clients behind one proxy: each has its own budget of 2; the 3rd of "a" is refused.
     assert codes == [404, 404, 404, 404, 429]
-    close_services(app)
+    close_clients(app)

@@ -1,4 +1,4 @@
-"""The worker's pool (`worker.celery_app.PipelinedPool`) with real worker processes.
+"""The worker's pool (`worker.pool.PipelinedPool`) with real worker processes.
 
 One pool process holds its next job in its pipe while it runs one: killed mid-job, it loses
 neither. Several pool processes share the jobs out, none idling while another has two.

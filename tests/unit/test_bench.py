@@ -88,7 +88,7 @@ def test_the_ratios_are_quotients_of_the_phases_figures():
 
 
 def test_the_in_process_phases_run_and_count_the_same_tokens(corpus):
-    from worker.models import build_analyzer, build_stance_detector
+    from worker.wiring import build_analyzer, build_stance_detector
 
     articles, _ = corpus
     settings = bench.worker_settings("similarity", threads=1)

@@ -11,9 +11,9 @@ from services.embeddings.cache import CachingEncoder
 from services.embeddings.minilm import packaged_minilm_path
 from services.embeddings.torch_bert import TorchSentenceEncoder, dense_rows
 from services.text.cleaning import clean_article
-from worker.models import build_encoder
 from worker.runtime import encoder_threads, torch_threads
 from worker.settings import WorkerSettings
+from worker.wiring import build_encoder
 
 
 @pytest.fixture(scope="module")

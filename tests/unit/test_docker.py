@@ -146,7 +146,11 @@ def fake_servers(tmp_path: Path) -> Path:
     ("role", "program", "expected"),
     [
         ("api", "gunicorn", ["--bind 0.0.0.0:8000", "api:create_app()", "--workers 2"]),
-        ("worker", "celery", ["-A worker.app worker", "--queues newsnlp", "--hostname newsnlp@%h"]),
+        (
+            "worker",
+            "celery",
+            ["-A worker.main worker", "--queues newsnlp", "--hostname newsnlp@%h"],
+        ),
     ],
 )
 def test_entrypoint_execs_the_server_in_its_own_process(fake_servers, role, program, expected):
@@ -211,7 +215,7 @@ def test_the_api_healthcheck_polls_healthz_and_the_worker_one_pings_its_own_node
     assert "/healthz" in last(stage_chain(instructions, "api"), "HEALTHCHECK").args
     worker_check = last(stage_chain(instructions, "worker"), "HEALTHCHECK").args
     assert "celery inspect ping" in worker_check
-    # The broker from the environment, not `-A worker.app`: importing the app loads torch,
+    # The broker from the environment, not `-A worker.main`: importing the app loads torch,
     # which made each probe take 4.5 s and 320 MB instead of 0.7 s and 50 MB.
     assert 'CELERY_BROKER_URL=\\"$REDIS_URL\\"' in worker_check and " -A " not in worker_check
     # The node name the worker takes in docker/entrypoint.sh, with %h its hostname.

@@ -12,8 +12,8 @@ from services.text.cleaning import clean_article
 pytest.importorskip("onnxruntime")
 
 from services.embeddings.onnx_runtime import OnnxSentenceEncoder, packaged_onnx_path  # noqa: E402
-from worker.models import build_encoder  # noqa: E402
 from worker.settings import WorkerSettings  # noqa: E402
+from worker.wiring import build_encoder  # noqa: E402
 
 
 @pytest.fixture(scope="module")

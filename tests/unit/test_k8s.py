@@ -275,7 +275,7 @@ def test_the_worker_probes_ping_its_own_celery_node(documents):
     assert '--hostname "newsnlp@%h"' in entrypoint  # %h: the pod name, $HOSTNAME
     for probe in ("startupProbe", "livenessProbe"):
         command = " ".join(worker[probe]["exec"]["command"])
-        # the broker, not `-A worker.app` (which imports torch: 4.5 s and 320 MB a probe)
+        # the broker, not `-A worker.main` (which imports torch: 4.5 s and 320 MB a probe)
         assert 'CELERY_BROKER_URL="$REDIS_URL" exec celery inspect ping' in command
         assert '--destination "newsnlp@$HOSTNAME"' in command
         assert worker[probe]["timeoutSeconds"] > 10  # the ping's own --timeout

@@ -12,18 +12,18 @@ from jobs.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
-class ApiServices:
+class ApiClients:
     store: JobStore
     telemetry: Telemetry
     celery: Celery
 
 
-def close_services(app: Flask) -> None:
+def close_clients(app: Flask) -> None:
     """Release the app's Redis connections (at shutdown, and between tests)."""
-    svc: ApiServices = app.extensions["newsnlp"]
+    svc: ApiClients = app.extensions["newsnlp"]
     svc.celery.close()
     svc.store.client.close()
 
 
-def services() -> ApiServices:
+def clients() -> ApiClients:
     return current_app.extensions["newsnlp"]

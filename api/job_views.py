@@ -12,9 +12,9 @@ from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.clients import clients
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
-from api.services import services
 from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
 from jobs.queue import task_message
 from jobs.store import JobRecord, record_body, request_hash
@@ -69,7 +69,7 @@ def check_limits(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> None:
 
 def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[str, bool]:
     """Record and enqueue one validated job; returns its id and whether it is new."""
-    svc = services()
+    svc = clients()
     job_id = uuid.uuid4().hex
     # Recorded, queued and counted in one atomic step: a job exists exactly when its
     # message is in the queue (a Redis failure leaves neither, and the client a 503).
@@ -170,7 +170,7 @@ class Job(MethodView):
     def delete(self, job_id: str) -> dict[str, Any]:
         """Cancel a job: a queued job never runs, a running one is stopped."""
         _get(job_id)
-        svc = services()
+        svc = clients()
         tasks = (svc.store.get_request(job_id) or {}).get("tasks", [])
         # Counted by the script that cancels the job, only if it does.
         outcome = svc.store.cancel(job_id, ended_increments(tasks, "canceled"))
@@ -190,7 +190,7 @@ class Job(MethodView):
 
 def _get(job_id: str, wait: float = 0.0) -> JobRecord:
     """The job's record (once it has ended, waiting up to `wait` s); 404 if there is none."""
-    record = services().store.wait(job_id, wait) if _valid_id(job_id) else None
+    record = clients().store.wait(job_id, wait) if _valid_id(job_id) else None
     if record is None:
         raise ApiError(404, "job_not_found", "No job with this id.")
     return record

@@ -1,6 +1,6 @@
-"""The one Celery app factory, used by the worker (to consume) and by the API (to publish).
+"""The Celery configuration both sides use: the API to publish by task name, the worker to consume.
 
-It imports no task module and no model: the API can use it to enqueue by task name.
+It names the worker's pool by its import path: importing this module loads no task, no model.
 """
 
 from __future__ import annotations
@@ -8,34 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.concurrency.prefork import TaskPool
 
 from jobs.contract import ANALYZE_TASK, QUEUE
-
-
-class PipelinedPool(TaskPool):
-    """Celery's prefork pool; with one pool process, its next job is already in its pipe.
-
-    Celery's default hands a reserved job to a pool process only once the process is free:
-    the result's way back to the main process and the next job's way in (~2 ms) then sit
-    between every two jobs. With one pool process (the default: one process using all
-    cores), a reserved job is written into its pipe while it still runs the previous one
-    (first come, first served), so it starts the moment the other ends. With
-    `worker_prefetch_multiplier=2` the process holds one job running and one waiting: an
-    unacked message each, redelivered if the process or the worker dies (`task_acks_late`),
-    skipped if the job was canceled meanwhile. With several pool processes the scheduling
-    stays Celery's fair one (a job goes to a free process): first come, first served piled
-    the jobs into one process's pipe while the other idled (2 x 1 thread: 6.8 articles/s
-    instead of 12.5).
-    """
-
-    # No put-lock: a reserved job goes to the pool at once; the scheduling below decides
-    # when it reaches a process.
-    uses_semaphore = False
-
-    def on_start(self) -> None:
-        self.options["sched_strategy"] = "fcfs" if self.limit == 1 else "fair"
-        super().on_start()
 
 
 def celery_config(
@@ -77,7 +51,7 @@ def celery_config(
         "task_acks_on_failure_or_timeout": True,
         # Two reserved jobs a pool process: with one pool process, the second waits in its
         # pipe while it runs the first (PipelinedPool).
-        "worker_pool": "worker.celery_app:PipelinedPool",
+        "worker_pool": "worker.pool:PipelinedPool",
         "worker_prefetch_multiplier": 2,
         "task_soft_time_limit": soft_time_limit,
         "task_time_limit": time_limit,
