@@ -1,0 +1,191 @@
+"""The phases in one process: the worker's Analyzer in a loop, the raw forward."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from bench.corpus import Article, PreparedArticle
+from bench.figures import Phase
+
+logger = logging.getLogger(__name__)
+
+
+def _timed_loop(items: Sequence[Any], run: Callable[[Any], None]) -> tuple[float, list[float]]:
+    latencies = []
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for item in items:
+        t0 = time.perf_counter()
+        run(item)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    seconds = time.perf_counter() - start
+    logger.info(
+        "  %d items in %.2f s wall, %.2f s cpu", len(items), seconds, time.process_time() - cpu
+    )
+    return seconds, latencies
+
+
+class NaivePipeline:
+    """The naive design: sentence-transformers fp32 with its defaults, each article alone,
+    the claims in a second call; then the service's own summarizer and stance detector."""
+
+    def __init__(self, stance: Any) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from services.embeddings.minilm import packaged_minilm_path
+        from services.summarize.extractive import ExtractiveSummarizer
+
+        self.model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
+        self.summarizer = ExtractiveSummarizer()
+        self.stance = stance
+
+    def analyze(self, a: Article) -> Outcome:
+        from services.analysis import AnalysisRequest, clean_request
+        from services.summarize.extractive import SummaryOptions
+
+        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
+        sentences = self.model.encode([s.text for s in document.sentences])
+        claims = self.model.encode(list(a.claims))
+        summary = self.summarizer.summarize(document, sentences, SummaryOptions())
+        return outcome(summary, self.stance.detect(list(a.claims), document, sentences, claims))
+
+
+def run_naive(articles: Sequence[Article], tokens: int, naive: NaivePipeline) -> Phase:
+    """Each article alone through the naive design (warmed up by the caller)."""
+    import torch
+
+    outputs: dict[str, Outcome] = {}
+
+    def run(a: Article) -> None:
+        outputs[a.id] = naive.analyze(a)
+
+    seconds, latencies = _timed_loop(articles, run)
+    return Phase(
+        "naive", "naive (sentence-transformers fp32, per article)", 1, torch.get_num_threads(),
+        len(articles), seconds, tokens, latencies,
+        {"max_seq_length": naive.model.max_seq_length, "batch_size": 32, "outcomes": outputs},
+    )  # fmt: skip
+
+
+Outcome = tuple[tuple[int, ...], tuple[str, ...]]
+
+
+def outcome(summary: Any, stances: Any) -> Outcome:
+    """What an analysis decided: the summary's sentence indices and the stance labels."""
+    return tuple(s.index for s in summary.sentences), tuple(s.label for s in stances)
+
+
+def agreement(a: dict[str, Outcome], b: dict[str, Outcome]) -> dict[str, float]:
+    """Share of articles whose summary picks, and of claims whose stance labels, are equal."""
+    ids = sorted(set(a) & set(b))
+    summaries = sum(a[i][0] == b[i][0] for i in ids) / max(len(ids), 1)
+    pairs = [(x, y) for i in ids for x, y in zip(a[i][1], b[i][1], strict=True)]
+    labels = sum(x == y for x, y in pairs) / max(len(pairs), 1)
+    return {
+        "articles": len(ids),
+        "same_summary": round(summaries, 4),
+        "same_stance": round(labels, 4),
+    }
+
+
+def worker_settings(stance_backend: str, threads: int, processes: int = 1) -> Any:
+    from worker.settings import WorkerSettings
+
+    return WorkerSettings.from_env(
+        {
+            "NEWSNLP_STANCE_BACKEND": stance_backend,
+            "NEWSNLP_TORCH_THREADS": str(threads),
+            "NEWSNLP_WORKER_CONCURRENCY": str(processes),
+            **{k: v for k, v in os.environ.items() if k.startswith("NEWSNLP_ENCODER")},
+        }
+    )
+
+
+def _request(a: Article) -> Any:
+    from services.analysis import AnalysisRequest
+
+    return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
+
+
+def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, threads: int) -> Phase:
+    """The worker's Analyzer in a loop (warmed up by the caller)."""
+    outputs: dict[str, Outcome] = {}
+
+    by_id: dict[str, float] = {}
+
+    def run(a: Article) -> None:
+        t0 = time.perf_counter()
+        analysis = analyzer.analyze(_request(a))
+        by_id[a.id] = (time.perf_counter() - t0) * 1000
+        outputs[a.id] = outcome(analysis.summary, analysis.stance)
+
+    cache = analyzer.encoder if hasattr(analyzer.encoder, "hits") else None
+    hits_before = (cache.hits, cache.misses) if cache else (0, 0)
+    seconds, latencies = _timed_loop(articles, run)
+    extra: dict[str, Any] = {
+        "encoder": describe_encoder(analyzer.encoder),
+        "outcomes": outputs,
+        "latency_by_id": by_id,
+    }
+    if cache is not None:
+        extra["cache_hits"] = cache.hits - hits_before[0]
+        extra["cache_misses"] = cache.misses - hits_before[1]
+    return Phase(
+        "in_process", "in-process (worker's Analyzer in a loop)", 1, threads,
+        len(articles), seconds, tokens, latencies, extra,
+    )  # fmt: skip
+
+
+def resubmission(analyzer: Any, articles: Sequence[Article]) -> dict[str, float]:
+    """p50 of articles analyzed again (their vectors in the encoder's cache)."""
+    _, again = _timed_loop(articles, lambda a: analyzer.analyze(_request(a)))
+    return {"resubmission_p50_ms": round(float(np.median(again)), 1)}
+
+
+def describe_encoder(encoder: Any) -> dict[str, Any]:
+    inner = getattr(encoder, "encoder", encoder)
+    info: dict[str, Any] = {"class": type(inner).__name__, "cache": inner is not encoder}
+    for name in ("dtype", "model_file"):
+        if hasattr(inner, name):
+            info[name] = str(getattr(inner, name))
+    batcher = getattr(inner, "batcher", None)
+    if batcher is not None:
+        info.update(
+            max_length=batcher.max_length,
+            max_batch_tokens=batcher.max_batch_tokens,
+            max_batch_size=batcher.max_batch_size,
+            max_padding=batcher.max_padding,
+        )
+    return info
+
+
+def forward_batches(inner: Any, batches: Sequence[Any]) -> None:
+    """The encoder's forward passes over `batches`, as the encoder runs them: on its own
+    threads when it has several."""
+    if hasattr(inner, "map"):
+        inner.map(inner.forward, batches)
+    else:
+        for batch in batches:
+            inner.forward(batch)
+
+
+def run_raw(prepared: Sequence[PreparedArticle], encoder: Any, threads: int) -> Phase:
+    """The encoder's forward passes alone, over the batches the pipeline makes (warmed up
+    by the caller)."""
+    inner = getattr(encoder, "encoder", encoder)
+    batches = [inner.plan(p.texts) for p in prepared]  # tokenized before the clock starts
+    tokens = sum(b.tokens for article in batches for b in article)
+
+    seconds, latencies = _timed_loop(batches, lambda b: forward_batches(inner, b))
+    padded = sum(b.input_ids.size for article in batches for b in article)
+    return Phase(
+        "raw", "raw model forward (same batches, pre-tokenized)", 1, threads,
+        len(prepared), seconds, tokens, latencies,
+        {"padded_tokens": padded, "batches": sum(len(b) for b in batches)},
+    )  # fmt: skip
