@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-browser run worker test test-unit test-integration test-e2e bench bench-quick bench-api install-wrk eval eval-stance eval-summary train-stance chaos soak lint format clean
+.PHONY: help install install-browser run worker test test-unit test-integration test-e2e bench bench-quick bench-api install-wrk eval eval-stance eval-summary eval-checklist train-stance chaos soak lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,7 +58,10 @@ eval-stance: install ## FNC-1 competition-test score of the committed stance mod
 eval-summary: install ## ROUGE of the summarizer on the 250 CNN/DM test articles, with Lead-3
 	$(PY) -m evaluation.eval_summary
 
-eval: eval-stance eval-summary ## Both evaluations
+eval-checklist: install ## The stance model on hand-written claims over real articles, per group
+	$(PY) -m evaluation.checklist
+
+eval: eval-stance eval-summary eval-checklist ## All the evaluations
 
 train-stance: install ## Retrain the stance model from FNC-1 train (reproducible, resumable)
 	$(PY) -m evaluation.train_stance
