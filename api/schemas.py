@@ -61,6 +61,20 @@ class Text(ma.fields.String):
         return text
 
 
+class HasText(validate.Regexp):
+    """Some character that is not whitespace, anywhere (`Regexp` only matches at the start).
+
+    Keeps the `pattern` of the OpenAPI spec (JSON Schema patterns search, unanchored)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(r"\S", error=error)
+
+    def __call__(self, value: str) -> str:  # type: ignore[override]
+        if self.regex.search(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
 class TrimmedString(Text):
     """Text with surrounding whitespace removed before validation."""
 
@@ -73,11 +87,11 @@ class ArticleSchema(StrictSchema):
 
     title = TrimmedString(load_default=None, allow_none=True, validate=validate.Length(max=1000))
     text = Text(
-        validate=validate.Regexp(r"\S", error="The article text is empty."),
+        validate=HasText("The article text is empty."),
         metadata={"description": "The article as plain (or scraped) text."},
     )
     html = Text(
-        validate=validate.Regexp(r"\S", error="The HTML is empty."),
+        validate=HasText("The HTML is empty."),
         metadata={"description": "A web page; its main text is extracted (trafilatura)."},
     )
 
@@ -108,14 +122,18 @@ class JobCreateSchema(StrictSchema):
     claims = ma.fields.List(
         TrimmedString(validate=validate.Length(min=3, max=500)),
         load_default=None,
-        metadata={"description": "Claims to detect the stance towards; default: [title]."},
+        metadata={
+            "description": "Claims to detect the stance towards; default: [title], the title"
+            " given or else the one found in the text."
+        },
     )
     tasks = ma.fields.List(
         ma.fields.String(validate=validate.OneOf(TASK_NAMES)),
         load_default=None,
         validate=validate.Length(min=1, max=len(TASK_NAMES)),
         metadata={
-            "description": "Default: both when there is a claim or a title, else summary only."
+            "description": "Default: both; stance when there is a claim, or a title given or"
+            " found in the text."
         },
     )
     options = ma.fields.Nested(OptionsSchema, load_default=dict)
@@ -130,8 +148,11 @@ class JobCreateSchema(StrictSchema):
     @ma.post_load
     def _normalize(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         if data["tasks"] is None:
-            has_claim = bool(data["claims"]) or bool(data["article"].get("title"))
-            data["tasks"] = list(TASK_NAMES) if has_claim else ["summary"]
+            # Both by default; without claims nor a title, the claim is the title the worker
+            # finds in the text (none found: summary only), so no claim is given here.
+            data["tasks"] = list(TASK_NAMES)
+            if data["claims"] is None and not data["article"].get("title"):
+                data["claims"] = []
         data["tasks"] = [name for name in TASK_NAMES if name in data["tasks"]]
         if "stance" in data["tasks"] and data["claims"] is None:
             title = data["article"].get("title")

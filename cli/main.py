@@ -1,7 +1,7 @@
 """`newsnlp`: submit articles, read jobs, and start the service's processes.
 
-newsnlp submit FILE... [--claim TEXT]... [--title TEXT] [--wait] [--json]
-newsnlp status ID [--wait SECONDS] [--json]
+newsnlp submit FILE... [--claim TEXT]... [--title TEXT] [--wait] [--json] [--url URL]
+newsnlp status ID [--wait SECONDS] [--json] [--url URL] [--api-key KEY]
 newsnlp serve      # Redis (embedded unless REDIS_URL), API and one worker: `make run`
 newsnlp worker     # one worker against REDIS_URL
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cli.client import ApiError, NewsnlpClient
+
+DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def _progress(done: int, total: int, label: str) -> None:
@@ -41,29 +43,67 @@ def _print_job(job: dict[str, Any], name: str | None = None) -> None:
         print(f"  error: {job['error']['code']}: {job['error']['message']}")
 
 
-def cmd_submit(client: NewsnlpClient, args: argparse.Namespace) -> int:
-    jobs: list[tuple[str, str]] = []
-    for i, path in enumerate(args.files):
+class FileError(Exception):
+    """A file given on the command line that cannot be read."""
+
+
+def _submit_one(client: NewsnlpClient, path: str, args: argparse.Namespace) -> str:
+    """Submit one file; its job id. FileError when the file cannot be read."""
+    try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
-        is_html = path.endswith((".html", ".htm"))
-        job_id = client.submit(
-            None if is_html else text,
-            html=text if is_html else None,
-            title=args.title,
-            claims=args.claim or None,
-            max_sentences=args.max_sentences,
-        )
-        jobs.append((path, job_id))
-        if len(args.files) > 1:
-            _progress(i + 1, len(args.files), f"submitted {Path(path).name}")
+    except OSError as exc:
+        raise FileError(exc.strerror or str(exc)) from exc
+    is_html = path.endswith((".html", ".htm"))
+    return client.submit(
+        None if is_html else text,
+        html=text if is_html else None,
+        title=args.title,
+        claims=args.claim or None,
+        max_sentences=args.max_sentences,
+    )
+
+
+def _failure(exc: Exception, url: str) -> str:
+    """What went wrong with one file, in a line."""
+    if isinstance(exc, FileError):
+        return f"cannot read the file: {exc}"
+    if isinstance(exc, ApiError):
+        fields = "; ".join(f"{k}: {v}" for k, v in (exc.body.get("errors") or {}).items())
+        return f"{exc}{f' ({fields})' if fields else ''}"
+    if isinstance(exc, TimeoutError):
+        return str(exc)
+    return f"cannot reach {url}: {exc}"
+
+
+def cmd_submit(client: NewsnlpClient, args: argparse.Namespace) -> int:
+    """Submit each file, and with --wait wait for each job. A file that fails (it cannot be
+    read, the API refuses it, the server cannot be reached) is reported with its name on
+    stderr and the others go on; the exit code is 1 when any file or job failed."""
+    jobs: list[tuple[str, str]] = []
+    failed = 0
+    total = len(args.files)
+    for i, path in enumerate(args.files):
+        try:
+            jobs.append((path, _submit_one(client, path, args)))
+        except (FileError, ApiError, OSError) as exc:
+            failed += 1
+            if i > 0:
+                sys.stderr.write("\n")  # off the progress bar's line
+            print(f"{path}: {_failure(exc, args.url)}", file=sys.stderr)
+        if total > 1:
+            _progress(i + 1, total, f"submitted {Path(path).name}")
     if not args.wait:
         for path, job_id in jobs:
             print(json.dumps({"file": path, "id": job_id}) if args.json else f"{path}: {job_id}")
-        return 0
-    failed = 0
+        return 1 if failed else 0
     results = []
     for i, (path, job_id) in enumerate(jobs):
-        job = client.wait(job_id)
+        try:
+            job = client.wait(job_id)
+        except (ApiError, OSError, TimeoutError) as exc:
+            failed += 1
+            print(f"{path}: job {job_id}: {_failure(exc, args.url)}", file=sys.stderr)
+            continue
         failed += job["status"] != "succeeded"
         results.append((path, job))
         if len(jobs) > 1:
@@ -85,24 +125,55 @@ def cmd_status(client: NewsnlpClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _connection_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """--url and --api-key, before or after the subcommand (after it, they override)."""
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("NEWSNLP_URL", DEFAULT_URL) if defaults else argparse.SUPPRESS,
+        help=f"the service's URL (default: $NEWSNLP_URL, else {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("NEWSNLP_API_KEY") if defaults else argparse.SUPPRESS,
+        help="the API key, sent as a Bearer token (default: $NEWSNLP_API_KEY)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsnlp", description="newsnlp: summaries and stance")
-    parser.add_argument("--url", default=os.environ.get("NEWSNLP_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--api-key", default=os.environ.get("NEWSNLP_API_KEY"))
+    _connection_options(parser, defaults=True)
+    connection = argparse.ArgumentParser(add_help=False)
+    _connection_options(connection, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    submit = sub.add_parser("submit", help="submit article files (.txt, or .html pages)")
+    submit = sub.add_parser(
+        "submit",
+        parents=[connection],
+        help="submit article files (.txt, or .html pages)",
+        description="Submit article files. A file that fails is reported with its name and"
+        " the others go on; the exit code is 1 when any file or job failed.",
+    )
     submit.add_argument("files", nargs="+")
     submit.add_argument("--claim", action="append", help="a claim to check (repeatable)")
     submit.add_argument("--title", help="the article's title (default claim)")
     submit.add_argument("--max-sentences", type=int)
     submit.add_argument("--wait", action="store_true", help="wait for the results")
-    submit.add_argument("--json", action="store_true", help="one JSON object a line")
-    status = sub.add_parser("status", help="show a job")
+    submit.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object a line: with --wait the file and its job; without --wait,"
+        " only the file and its job id",
+    )
+    status = sub.add_parser("status", parents=[connection], help="show a job")
     status.add_argument("id")
     status.add_argument("--wait", type=float, default=0, help="wait up to N s for the end")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="the job as one JSON object")
     sub.add_parser("serve", help="start Redis (embedded unless REDIS_URL), the API and a worker")
     sub.add_parser("worker", help="start one worker against REDIS_URL")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     if args.command == "serve":

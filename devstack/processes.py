@@ -173,6 +173,8 @@ class ApiProcess:
             "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
             # As the image runs it: the workers' heartbeat files on tmpfs, not on a disk.
             *(["--worker-tmp-dir", "/dev/shm"] if Path("/dev/shm").is_dir() else []),
+            # Its control socket of its own (by default one in the home, for every gunicorn).
+            "--control-socket", str(self.log_path.with_suffix(".ctl")),
             self.target,
         ]  # fmt: skip
         self.process, self.log = spawn(args, self.env, self.log_path)

@@ -1,13 +1,16 @@
 """`make run`: Redis (embedded when REDIS_URL is unset), the API under gunicorn, one worker.
 
-Prints the URL it serves, and on Ctrl-C or SIGTERM stops all its processes (each runs in
-its own process group, which is terminated as a whole: no orphans), Redis last.
+Prints the URL it serves (and whether the worker is still loading), and on Ctrl-C or SIGTERM
+stops all its processes (each runs in its own process group, which is terminated as a whole:
+no orphans), Redis last. Its own files (gunicorn's control socket) are in NEWSNLP_RUN_DIR,
+default var/run/<pid>.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,15 +69,20 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except OSError:  # refused, or an HTTP error (503 from /readyz: no live worker yet)
+        return False
+
+
 def _wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.2)
+        if _answers_200(url):
+            return True
+        time.sleep(0.2)
     return False
 
 
@@ -88,11 +96,20 @@ def main() -> int:
     bin_dir = Path(sys.executable).parent
 
     stack = Stack()
+    # The run's own folder: gunicorn's control socket (by default in the user's home, shared
+    # by every stack on the machine).
+    run_dir = Path(env.get("NEWSNLP_RUN_DIR") or REPO_ROOT / "var" / "run" / str(os.getpid()))
+    run_dir.mkdir(parents=True, exist_ok=True)
 
     def on_signal(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+        # Once: `make` forwards a SIGTERM while Ctrl-C sends SIGINT to the whole group, and a
+        # second KeyboardInterrupt raised while stopping would end in a traceback.
+        if not stack.stopping:
+            stack.stopping = True
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if not env.get("REDIS_URL"):
             data_dir = Path(env.get("NEWSNLP_REDIS_DIR", REPO_ROOT / "var" / "redis" / "run"))
@@ -117,6 +134,7 @@ def main() -> int:
                 str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}",
                 "--workers", str(api_workers), "--threads", "4",
                 "--graceful-timeout", "10", "--access-logfile", "-",
+                "--control-socket", str(run_dir / "gunicorn.ctl"),
                 "api:create_app()",
             ],
             env,
@@ -125,12 +143,18 @@ def main() -> int:
         if not _wait_http(url + "/healthz", 30):
             logger.error("the API did not come up on %s", url)
             return 1
-        print(f"newsnlp is serving on {url}  (Ctrl-C stops it)", flush=True)
+        # Ready when a worker's heartbeat is in Redis (the API's /readyz): else say so.
+        worker_ready = _wait_http(url + "/readyz", 0.5)
+        loading = "" if worker_ready else "; the worker is still loading: jobs wait until it is"
+        print(f"newsnlp is serving on {url}{loading}  (Ctrl-C stops it)", flush=True)
         while True:
             exited = stack.first_exited()
             if exited is not None:
                 logger.error("%s exited with code %s: stopping", *exited)
                 return 1
+            if not worker_ready and _answers_200(url + "/readyz"):
+                worker_ready = True
+                print("newsnlp's worker is ready: jobs run now", flush=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         logger.info("shutting down")
@@ -139,6 +163,9 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
+        (run_dir / "gunicorn.ctl").unlink(missing_ok=True)
+        if "NEWSNLP_RUN_DIR" not in env:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from services.embeddings.batching import TextEncoder
 from services.errors import EmptyArticleError
 from services.stance.similarity import StanceDetector
 from services.summarize.extractive import Summarizer, SummaryOptions
-from services.text.cleaning import clean_article
+from services.text.cleaning import CleaningOptions, clean_article
 from services.text.html import NoArticleTextError, extract_main_text
 from services.text.language import looks_english
 
@@ -24,7 +24,11 @@ TASKS = ("summary", "stance")
 
 @dataclass(frozen=True)
 class AnalysisRequest:
-    """One article, as scraped `text` or as a page's `html` (exactly one of the two)."""
+    """One article, as scraped `text` or as a page's `html` (exactly one of the two).
+
+    Without `claims`, the stance task takes the article's title as its claim: `title`, or
+    else the title the cleaner finds; with neither, no stance is detected.
+    """
 
     text: str | None = None
     title: str | None = None
@@ -45,7 +49,8 @@ def clean_request(request: AnalysisRequest) -> Document:
     """
     if request.html is not None:
         page = extract_main_text(request.html)
-        document = clean_article(page.text, request.title or page.title)
+        options = CleaningOptions(keep_short_texts=False)
+        document = clean_article(page.text, request.title or page.title, options)
         if not document.sentences:  # only page furniture (menus, buttons) was found
             raise NoArticleTextError("no article text found in the HTML")
         if document.byline is None and page.author:
@@ -83,7 +88,11 @@ class Analyzer:
             raise EmptyArticleError("the article has no sentences left after cleaning")
         timings["clean"] = (time.perf_counter() - t0) * 1000
 
-        claims = request.claims if "stance" in request.tasks else ()
+        claims = request.claims
+        if not claims and document.title:
+            claims = (document.title,)  # the default claim: the title, given or found
+        run_stance = "stance" in request.tasks and bool(claims)
+        claims = claims if run_stance else ()
         t0 = time.perf_counter()
         texts = [s.text for s in document.sentences] + list(claims)
         vectors = self.encoder.encode(texts)
@@ -98,7 +107,7 @@ class Analyzer:
             timings["summary"] = (time.perf_counter() - t0) * 1000
 
         stance = None
-        if "stance" in request.tasks:
+        if run_stance:
             t0 = time.perf_counter()
             stance = tuple(
                 self.stance_detector.detect(

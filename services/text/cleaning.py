@@ -39,6 +39,62 @@ _CLUTTER_LINE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+_DATE_WORD = (
+    r"(?:[\d:.,/\-]*\d[\d:.,/\-]*|\d+(?:st|nd|rd|th)|ago|hours?|hrs?|minutes?|mins?|days?"
+    r"|weeks?|am|pm|gmt|bst|cet|utc|[ecmp][sd]?t|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?"
+    r"|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?"
+    r"|dec(?:ember)?|(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?)"
+)
+_SOCIAL = (
+    r"(?:facebook|twitter|x|linkedin|whatsapp|reddit|e-?mail|messenger|pinterest|telegram"
+    r"|instagram|youtube|tiktok|threads|bluesky|mastodon|flipboard|sms|copy\ (?:this\ )?link)"
+)
+
+# Page furniture that news pages (BBC-style ones above all) print around the text, as
+# families of short lines by their shape and wording: media-player notices, picture credits
+# and captions, share widgets, section links, timestamps. Matched on a line of at most
+# `_FURNITURE_MAX_WORDS` words, so that a sentence of the article that uses the words stays.
+_FURNITURE_LINE = re.compile(
+    rf"""^(?:
+        # "Media playback is unsupported on your device", "This video can not be played"
+        (?:this\ |the\ )?(?:media|video|audio|playback|player|content)\b.{{0,60}}?
+        (?:(?:unsupported|not\ supported|isn't\ supported|unavailable|not\ available)
+             \ (?:on|in|for|with)\ (?:your|this)\ (?:device|browser|region|country|location)
+           |can\ ?not\ be\ played|can't\ be\ played|requires?\ javascript).{{0,40}}
+      | (?:please\ )?(?:enable|turn\ on|upgrade)\ (?:javascript|your\ browser|flash).{{0,60}}
+      | skip\ (?:to\ )?(?:media\ player|video|next\ video|advert\w*)
+      | (?:image|picture|photo|media|video)\ caption\b.{{0,120}}
+      # picture credits: "Image copyright Getty Images", "AFP/Getty Images", "Photo: Reuters"
+      | (?:image|picture|photo(?:graph)?|media|video)s?\ ?(?:copyright|source|credit)s?\b.{{0,80}}
+      | (?:(?:image|photo|picture|getty|pa|ap|epa|afp|reuters|rex)\b[\w\ .\-]{{0,20}}/\ ?)*
+        (?:getty(?:\ images)?|shutterstock|alamy|rex\ features|istock(?:photo)?|epa(?:-efe)?
+           |ap\ photo|pa\ (?:media|wire)|[\w.\-]+\ via\ getty\ images)
+        (?:\ ?/\ ?[\w\ .\-]{{1,30}})*
+      | (?:photo(?:graph)?|picture|image|credit)s?\ ?(?::|by)\ .{{1,60}}
+      | \(\s*(?:photo|picture|image)s?\ (?:by|:).{{1,80}}\)
+      # share widgets: "Share this with", "Share this with Email Facebook Messenger"
+      | share(?:\ (?:this|the))?(?:\ (?:article|story|page|post|video|link|panel))?
+        (?:\ (?:on|via|with)(?:\ {_SOCIAL})*)?:?
+      | (?:share\ (?:on|via|with)\ )?{_SOCIAL}(?:\s*[,|/·•]?\s*{_SOCIAL})*
+      | close\ (?:the\ )?share\ panel | copy\ (?:this\ )?link
+      | these\ are\ external\ links\ and\ will\ open\ in\ a\ new\ (?:window|tab)\.?
+      # section links: "Related Topics", "More on this story", "From the section Europe"
+      | related\ (?:topics|links|internet\ links|videos|coverage|content|searches|tags)
+      | (?:more\ (?:on\ this|about\ this|from\ this)\ (?:story|topic|section))
+      | (?:top|latest|more|other|featured)\ (?:stories|news|videos)
+      | (?:around|elsewhere\ on|more\ from)\ the\ \w+ | from\ the\ section\ .{{1,40}}
+      | you\ (?:may|might)\ (?:also\ )?(?:like|be\ interested\ in)
+      | read\ more\ about\ these\ links\.?
+      # timestamps: "Published 12 May 2015", "Updated 3 hours ago", "12 May 2015, 10:04 GMT"
+      | (?=.*(?:\d|\bago\b))  # a date or a time, not a heading that uses a month's name
+        (?:(?:(?:first\ )?published|(?:last\ )?updated|posted|(?:last\ )?modified)
+           (?:\ (?:on|at))?:?\s+)?
+        {_DATE_WORD}(?:[\s,]+(?:{_DATE_WORD}|at|on))*
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_FURNITURE_MAX_WORDS = 14
+
 # A comment section starts here: the line and everything after it go.
 _COMMENTS_START = re.compile(
     r"^(?:add\ a\ comment|leave\ a\ (?:comment|reply)|post\ a\ comment"
@@ -78,6 +134,9 @@ class CleaningOptions:
 
     heading_max_words: int = 8
     byline_search_lines: int = 4
+    # A text of short lines only is those lines. Off for the text extracted from a page,
+    # where short lines that are all that is left are its menus and buttons.
+    keep_short_texts: bool = True
 
 
 def normalize_text(raw: str) -> str:
@@ -101,6 +160,26 @@ def _same_text(a: str, b: str) -> bool:
 def _is_heading(line: str, max_words: int) -> bool:
     """A short line without sentence punctuation: a section heading, not body text."""
     return len(line.split()) <= max_words and not _SENTENCE_END.search(line)
+
+
+def _is_furniture(line: str) -> bool:
+    """Page furniture: comment and share widgets, notices, credits, section links, dates."""
+    if _CLUTTER_LINE.match(line):
+        return True
+    return len(line.split()) <= _FURNITURE_MAX_WORDS and _FURNITURE_LINE.match(line) is not None
+
+
+def _title_index(paragraphs: list[str], opts: CleaningOptions) -> int | None:
+    """Where the title of a scraped text is: its first short unpunctuated line, past the page
+    furniture and a byline that may come before it; None when the text has no such line
+    (one long line of body text) or is nothing else (then the line is the text)."""
+    for i, line in enumerate(paragraphs):
+        if _is_furniture(line) or (i < opts.byline_search_lines and _BYLINE.match(line)):
+            continue
+        if _is_heading(line, 20) and i < len(paragraphs) - 1:
+            return i
+        return None
+    return None
 
 
 def _squash(text: str) -> str:
@@ -141,8 +220,16 @@ def clean_article(
     paragraphs = [line for line in lines if line]
     removed: list[str] = []
 
-    if title is None and paragraphs and _is_heading(paragraphs[0], 20) and len(paragraphs) > 1:
-        title = paragraphs.pop(0)
+    # A text with no line longer than a heading (a tweet, a wire flash, a list of headlines)
+    # is nothing but those lines: each one is a sentence, none is taken for a title.
+    short_text = opts.keep_short_texts and all(
+        len(line.split()) <= opts.heading_max_words or _is_furniture(line) for line in paragraphs
+    )
+    detected = False
+    if title is None and not short_text:
+        index = _title_index(paragraphs, opts)
+        if index is not None:
+            title, detected = paragraphs.pop(index), True
     title = normalize_text(title).replace("\n", " ").strip() or None if title else None
 
     # The comment section: drop the first marker line found after the body started, and all after.
@@ -154,19 +241,32 @@ def clean_article(
 
     byline: str | None = None
     kept: list[str] = []
+    # Lines dropped for their shape alone (headings, the title repeated): the text itself
+    # when nothing else is left (a tweet, a wire flash, "hello world").
+    short_lines: list[str] = []
     for i, line in enumerate(paragraphs):
         if title and _same_text(line, title):
             removed.append(line)
-        elif _CLUTTER_LINE.match(line):
+            short_lines.append(line)
+        elif _is_furniture(line):
             removed.append(line)
         elif byline is None and i < opts.byline_search_lines and _BYLINE.match(line):
             byline = line
-        elif _is_heading(line, opts.heading_max_words):
+        elif _is_heading(line, opts.heading_max_words) and not short_text:
             removed.append(line)
+            short_lines.append(line)
         else:
             kept.append(line)
 
     kept = _drop_repeated_decks(kept, removed)
+    if not kept and opts.keep_short_texts and (short_lines or detected):
+        # Cleaning never removes a text's last sentence: a text of short lines is those lines.
+        for line in short_lines:
+            removed.remove(line)
+        if detected and title is not None:
+            short_lines.insert(0, title)
+            title = None
+        kept = short_lines
 
     # The dateline is a fact about the article, not part of its first sentence.
     dateline: str | None = None

@@ -20,6 +20,7 @@ class RunningStack:
         self.process = process
         self.url = url
         self.log_path = log_path
+        self.run_dir = log_path.parent / "run"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -37,7 +38,11 @@ class RunningStack:
 def start_stack(tmp) -> RunningStack:
     """`python -m devstack.run` (what `make run` runs) with an embedded Redis."""
     port = free_port()
-    env = service_env(NEWSNLP_PORT=str(port), NEWSNLP_REDIS_DIR=str(tmp / "redis"))
+    env = service_env(
+        NEWSNLP_PORT=str(port),
+        NEWSNLP_REDIS_DIR=str(tmp / "redis"),
+        NEWSNLP_RUN_DIR=str(tmp / "run"),
+    )
     env.pop("REDIS_URL", None)  # the embedded Redis, as on a fresh machine
     log_path = tmp / "run.log"
     with open(log_path, "wb") as log:

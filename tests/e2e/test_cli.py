@@ -55,3 +55,34 @@ def test_client_errors_carry_the_reason(stack):
     assert done.returncode == 2
     assert "job_not_found" in done.stderr
     client.close()
+
+
+def test_a_bad_file_is_reported_by_name_and_the_others_go_on(stack, tmp_path):
+    first, third = tmp_path / "a.txt", tmp_path / "c.txt"
+    first.write_text("The council passed the budget on Monday. Schools get more money.\n")
+    third.write_text("hello world\n")
+    missing = tmp_path / "missing.txt"
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "submit", str(first), str(missing), str(third),
+         "--wait", "--json", "--url", stack.url],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(line["file"], line["status"]) for line in lines] == [
+        (str(first), "succeeded"),
+        (str(third), "succeeded"),
+    ]
+    assert f"{missing}: cannot read the file: No such file or directory" in done.stderr
+    assert "cannot reach" not in done.stderr
+
+
+def test_every_file_submitted_means_exit_0(stack, tmp_path):
+    article = tmp_path / "a.txt"
+    article.write_text("The council passed the budget on Monday. Schools get more money.\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "submit", str(article), "--url", stack.url, "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)) == {"file", "id"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -75,3 +76,30 @@ def test_sigterm_stops_every_process(tmp_path):
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [pid for pid in pids if alive(pid)] == []
+
+
+def test_sigterm_forwarded_with_ctrl_c_ends_cleanly(tmp_path):
+    """As `make` forwards a SIGTERM while the terminal sends SIGINT: one clean stop, exit 0."""
+    stack = start_stack(tmp_path)
+    control = stack.run_dir / "gunicorn.ctl"
+    assert control.is_socket()  # the run's own folder, not one in the home for every stack
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+        os.kill(stack.process.pid, sig)
+    assert stack.process.wait(60) == 0
+    log = stack.log()
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log[-3000:]
+    assert "stopping redis" in log
+    assert not control.exists()
+
+
+def test_serving_is_said_once_the_worker_is_ready_or_that_it_is_loading(stack):
+    log = stack.log()
+    serving = log.index("newsnlp is serving on")
+    line = log[serving:].splitlines()[0]
+    if "the worker is still loading" in line:
+        assert "newsnlp's worker is ready" in log[serving:]
+    else:
+        # Celery logs its "ready." just after the heartbeat /readyz sees: about the same time.
+        ready = log.find(" ready.")
+        assert 0 <= ready < serving + len(line) + 400, log[-3000:]
+    assert requests.get(f"{stack.url}/readyz", timeout=5).status_code == 200

@@ -13,8 +13,8 @@ import redis
 
 from api import create_app
 from api.clients import close_clients
-from devstack.local_redis import LocalRedis
-from devstack.processes import WorkerProcess
+from devstack.local_redis import LocalRedis, free_port
+from devstack.processes import ApiProcess, WorkerProcess
 
 WEBHOOK_SECRET = "test-webhook-secret"
 
@@ -36,6 +36,17 @@ def worker(redis_server, tmp_path_factory):
         NEWSNLP_WEBHOOK_ALLOWLIST="127.0.0.1",
     )
     process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def api(redis_server, tmp_path_factory):
+    """The API under gunicorn, over real HTTP, against the session's Redis."""
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    process = ApiProcess(
+        redis_server.url, free_port(), log, workers=1, NEWSNLP_MAX_ARTICLE_CHARS="200000"
+    ).start()
     yield process
     process.stop()
 

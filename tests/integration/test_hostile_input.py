@@ -8,23 +8,10 @@ import json
 import pytest
 import requests
 
-from devstack.local_redis import free_port
-from devstack.processes import ApiProcess
-
 pytestmark = pytest.mark.integration
 
 OK_ARTICLE = {"title": "Council passes budget", "text": "The council passed the budget."}
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def api(redis_server, tmp_path_factory):
-    log = tmp_path_factory.mktemp("api") / "api.log"
-    process = ApiProcess(
-        redis_server.url, free_port(), log, workers=1, NEWSNLP_MAX_ARTICLE_CHARS="200000"
-    ).start()
-    yield process
-    process.stop()
 
 
 def body(**overrides) -> dict:

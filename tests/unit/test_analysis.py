@@ -73,3 +73,20 @@ def test_an_article_of_clutter_only_is_an_error(encoder):
     with pytest.raises(EmptyArticleError) as info:
         analyzer.analyze(AnalysisRequest(text="Add a comment\n\nSort by\n", claims=("abc",)))
     assert info.value.code == "article_empty"
+
+
+def test_without_claims_nor_title_the_title_found_in_the_text_is_the_claim(encoder, reference_text):
+    analyzer = Analyzer(encoder, ExtractiveSummarizer(), SimilarityStanceDetector())
+    analysis = analyzer.analyze(AnalysisRequest(text=reference_text))
+    assert analysis.document.title == REFERENCE_TITLE
+    assert analysis.stance is not None
+    assert [s.claim for s in analysis.stance] == [REFERENCE_TITLE]
+    assert analysis.stance[0].label != "unrelated"
+
+
+def test_without_claims_nor_any_title_no_stance_is_detected(encoder):
+    analyzer = Analyzer(encoder, ExtractiveSummarizer(), SimilarityStanceDetector())
+    text = "The council passed the budget on Monday. Schools get more money next year."
+    analysis = analyzer.analyze(AnalysisRequest(text=text))
+    assert analysis.document.title is None
+    assert analysis.stance is None and analysis.summary is not None

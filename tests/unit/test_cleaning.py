@@ -178,3 +178,93 @@ def test_cnndm_articles_come_through_cleaning_unchanged():
         doc = clean_article(article.article)
         assert doc.body == normalize_text(article.article).strip(), article.id
         assert doc.removed == () and doc.title is None, article.id
+
+
+# -- short texts: cleaning never removes a text's last sentence -------------------------------
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["hello world"],
+        ["hello world."],
+        ["Just landed in Sochi #travel"],
+        ["BREAKING", "Quake hits Tokyo"],
+        ["Quake hits Tokyo.", "Many feared dead."],
+        ["BREAKING", "Quake hits Tokyo", "More to follow"],
+        ["Kerry arrives in Sochi", "Talks with Putin on Ukraine.", "Lavrov to attend"],
+    ],
+)
+def test_a_text_of_short_lines_keeps_them_as_its_sentences(lines):
+    doc = clean_article("\n".join(lines))
+    assert [s.text for s in doc.sentences] == lines
+    assert doc.title is None and doc.removed == ()
+
+
+def test_a_short_text_keeps_its_line_even_when_it_repeats_the_title():
+    doc = clean_article("Quake hits Tokyo", title="Quake hits Tokyo")
+    assert doc.title == "Quake hits Tokyo"
+    assert [s.text for s in doc.sentences] == ["Quake hits Tokyo"]
+
+
+def test_a_short_text_loses_its_page_furniture_but_not_its_line():
+    doc = clean_article("Share this with\n\nQuake hits Tokyo\n\nImage copyright Getty Images")
+    assert [s.text for s in doc.sentences] == ["Quake hits Tokyo"]
+
+
+def test_only_page_furniture_still_leaves_nothing():
+    assert clean_article("Add a comment\nSort by\nShare this with\nGetty Images").sentences == ()
+
+
+# -- page furniture (BBC-style pages): by shape and wording, made-up variants -----------------
+
+FURNITURE = [
+    ["Media playback is unsupported on your device"],
+    ["Media playback is not supported on this device", "Media caption The council vote"],
+    ["This video can not be played", "Video is unavailable in your region"],
+    ["Share this with", "Email", "Facebook", "Messenger", "Twitter", "Pinterest", "WhatsApp"],
+    ["Share this with Email Facebook Messenger Twitter LinkedIn", "Copy this link"],
+    ["These are external links and will open in a new window", "Close share panel"],
+    ["Image copyright", "Getty Images", "Image caption"],
+    ["Image copyright AFP/Getty Images", "Image caption The river park, seen from the bridge."],
+    ["Picture credit: EPA", "Photograph: Reuters/Shutterstock"],
+    ["Related Topics", "More on this story", "From the section England"],
+    ["Published 12 May 2015", "Last updated on 12 May 2015, 10:04 GMT", "3 hours ago"],
+]
+
+
+@pytest.mark.parametrize("furniture", FURNITURE)
+def test_page_furniture_is_never_the_title_nor_a_sentence(furniture):
+    text = "\n\n".join([*furniture, "River park to grow by forty hectares", *furniture, *BODY,
+                       *furniture])  # fmt: skip
+    doc = clean_article(text)
+    assert doc.title == "River park to grow by forty hectares"
+    assert_body_intact(doc)
+
+
+@pytest.mark.parametrize("furniture", FURNITURE)
+def test_page_furniture_before_the_body_is_not_its_first_sentence(furniture):
+    doc = clean_article("\n\n".join([*furniture, *BODY]), title="River park to grow")
+    assert_body_intact(doc)
+
+
+def test_the_title_is_found_past_a_byline_and_furniture():
+    text = "\n\n".join(["Agence France-Presse", "Share this with", "River park to grow", *BODY])
+    doc = clean_article(text)
+    assert doc.title == "River park to grow"
+    assert doc.byline == "Agence France-Presse"
+    assert_body_intact(doc)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Video of the incident is not available to the public, the police said.",
+        "Share prices of the chain rose by 3% on the news.",
+        "Getty Images, the photo agency, was sold to a fund for $2bn on Monday.",
+        "Updated guidelines for schools were published in May 2015 by the ministry.",
+    ],
+)
+def test_sentences_that_use_furniture_words_stay(sentence):
+    doc = clean_article("\n\n".join([*BODY, sentence]))
+    assert doc.sentences[-1].text == sentence

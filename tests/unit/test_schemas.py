@@ -24,10 +24,28 @@ def test_claims_are_trimmed_and_kept_in_order():
     assert job["claims"] == ["second claim", "first claim"]
 
 
-def test_without_claim_nor_title_the_default_is_summary_only():
+def test_without_claim_nor_title_the_claim_is_left_to_the_title_found_in_the_text():
     job = load({"article": {"text": "Text."}})
-    assert job["tasks"] == ["summary"]
+    assert job["tasks"] == ["summary", "stance"]
     assert job["claims"] == []
+
+
+WHITESPACE = ["\n", "  ", "\t", "\r\n", "\u00a0", "\u2003", "\u3000", "\u2028", "\x0b\x0c"]
+
+
+@pytest.mark.parametrize("space", WHITESPACE)
+def test_text_and_html_may_start_and_end_with_any_whitespace(space):
+    job = load({"article": {"text": f"{space}Agence France-Presse\nText.{space}"}})
+    assert job["article"]["text"] == f"{space}Agence France-Presse\nText.{space}"
+    load({"article": {"html": f"{space}<p>Text.</p>{space}"}})
+
+
+@pytest.mark.parametrize("field", ["text", "html"])
+def test_text_or_html_of_whitespace_only_is_empty(field):
+    with pytest.raises(ma.ValidationError) as info:
+        load({"article": {field: "".join(WHITESPACE)}})
+    expected = "The article text is empty." if field == "text" else "The HTML is empty."
+    assert info.value.messages == {"article": {field: [expected]}}
 
 
 def test_summary_only_needs_no_claim():
