@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",  # served by api/web.py: works offline
     "API_SPEC_OPTIONS": {
         "info": {
             "description": "Summaries of news articles and their stance towards claims. "

@@ -34,6 +34,7 @@ VENV_BIN = Path(sys.executable).parent
 API_PACKAGES = {
     "flask",
     "flask-smorest",
+    "swagger-ui-bundle",
     "marshmallow",
     "celery",
     "redis",
