@@ -183,6 +183,64 @@ class JobErrorSchema(ma.Schema):
     message = ma.fields.String()
 
 
+# The job's result, as the worker writes it (worker/serialize.py); typed here for the spec.
+class ResultArticleSchema(ma.Schema):
+    title = ma.fields.String(allow_none=True)
+    byline = ma.fields.String(allow_none=True)
+    dateline = ma.fields.String(allow_none=True)
+    text = ma.fields.String(metadata={"description": "the cleaned text"})
+    sentence_count = ma.fields.Integer()
+    word_count = ma.fields.Integer()
+
+
+class SpanSchema(ma.Schema):
+    index = ma.fields.Integer(metadata={"description": "the sentence's number in the text"})
+    text = ma.fields.String()
+    start = ma.fields.Integer(metadata={"description": "offset in article.text"})
+    end = ma.fields.Integer()
+
+
+class SummaryResultSchema(ma.Schema):
+    text = ma.fields.String()
+    method = ma.fields.String()
+    sentences = ma.fields.List(ma.fields.Nested(SpanSchema))
+
+
+class EvidenceSchema(SpanSchema):
+    score = ma.fields.Float(metadata={"description": "similarity of the sentence to the claim"})
+    verdict = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "enum": ["supports", "refutes", "neutral", None],
+            "description": "what the sentence says of the claim (null for unrelated claims)",
+        },
+    )
+    verdict_score = ma.fields.Float(allow_none=True, metadata={"description": "its probability"})
+
+
+class StanceResultSchema(ma.Schema):
+    claim = ma.fields.String()
+    label = ma.fields.String(metadata={"enum": ["agree", "disagree", "discuss", "unrelated"]})
+    scores = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
+    evidence = ma.fields.List(
+        ma.fields.Nested(EvidenceSchema),
+        metadata={"description": "the sentence that decided the label first"},
+    )
+
+
+class ResultWarningSchema(ma.Schema):
+    code = ma.fields.String()
+    message = ma.fields.String()
+
+
+class ResultSchema(ma.Schema):
+    article = ma.fields.Nested(ResultArticleSchema)
+    summary = ma.fields.Nested(SummaryResultSchema)
+    stance = ma.fields.List(ma.fields.Nested(StanceResultSchema))
+    timings_ms = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
+    warnings = ma.fields.List(ma.fields.Nested(ResultWarningSchema))
+
+
 class JobSchema(ma.Schema):
     id = ma.fields.String()
     status = ma.fields.String(
@@ -192,7 +250,7 @@ class JobSchema(ma.Schema):
     started_at = ma.fields.String(allow_none=True)
     finished_at = ma.fields.String(allow_none=True)
     attempts = ma.fields.Integer()
-    result = ma.fields.Dict(allow_none=True, metadata={"description": "summary and stance"})
+    result = ma.fields.Nested(ResultSchema, allow_none=True)
     error = ma.fields.Nested(JobErrorSchema, allow_none=True)
     webhook = ma.fields.Dict(
         metadata={"description": "With a callback_url: delivered or failed, attempts, error"}

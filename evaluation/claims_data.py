@@ -320,7 +320,9 @@ def contrast_pairs(supported: Iterable[VerifyPair], seed: int = 11) -> list[Veri
         ]
         made = [e for e in edits if e and e != pair.claim]
         if made:
-            out.append(VerifyPair(pair.evidence, made[0], "refutes", f"contrast-{pair.source}"))
+            # One edit, drawn: the first applicable would be an event opposite nearly always.
+            claim = rng.choice(made)
+            out.append(VerifyPair(pair.evidence, claim, "refutes", f"contrast-{pair.source}"))
     return out
 
 

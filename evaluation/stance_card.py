@@ -30,10 +30,6 @@ def render_card(folder: Path) -> str:
     m = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     t = m["training"]
     hold = t["holdout"]
-    cross = m.get("cross_encoder")
-    cross_cfg = None
-    if cross:
-        cross_cfg = json.loads((folder / cross["config_file"]).read_text(encoding="utf-8"))
     test = m.get("test")
     latency = m.get("latency")
     size = folder_size(folder)
@@ -57,10 +53,8 @@ def render_card(folder: Path) -> str:
         "pairs) = whole clusters of bodies linked",
         "  through shared related headlines (~20 % of bodies, seeded); no headline related to a",
         "  hold-out body is seen in fitting, so hold-out claims are new, as in the test set.",
-        "  The hold-out chose the boosting rounds (early stopping) and the decision rule"
-        + ("; the cross-encoder's epoch and blend weight." if cross else "."),
-        "- Shipped models: LightGBM refit on all training pairs with those settings"
-        + (" (the cross-encoder is the one trained on the fit part)." if cross else "."),
+        "  The hold-out chose the boosting rounds (early stopping) and the decision rule.",
+        "- Shipped models: LightGBM refit on all training pairs with those settings.",
         "- Test: `competition_test_*` (25,413 pairs), scored once for this card.",
         "",
         "## Method",
@@ -89,27 +83,6 @@ def render_card(folder: Path) -> str:
         "disagree / discuss on the related pairs, class",
         f"weights (N / 3 n_c)^{t['stage2_class_weight_power']}.",
     ]
-    if cross and cross_cfg:
-        lines += [
-            "",
-            "Stage-2 cross-encoder (`cross_encoder.safetensors`, "
-            "a delta over the packaged MiniLM):",
-            f"the top {len(cross_cfg['trained_prefixes']) - 1} "
-            "transformer layers fine-tuned plus a linear",
-            "head on the mean-pooled output, reading (claim, the "
-            f"{cross_cfg['evidence_k']} most similar sentences) "
-            f"at ≤ {cross_cfg['max_length']} tokens;",
-            f"{cross_cfg['epochs']} epochs, lr {cross_cfg['lr']}, batch {cross_cfg['batch_size']},"
-            f" class weights power {cross_cfg['class_weight_power']}; stored in fp16. Its stage-2",
-            "probabilities are blended in with weight "
-            f"{cross['weight']:.1f} (tuned on the hold-out).",
-            "Per-epoch hold-out F1 on related pairs: "
-            + "; ".join(
-                f"epoch {h['epoch']}: " + ", ".join(f"{k} {v:.3f}" for k, v in h["f1"].items())
-                for h in cross_cfg["history"]
-            )
-            + ".",
-        ]
     d = m["decision"]
     lines += [
         "",
@@ -128,8 +101,6 @@ def render_card(folder: Path) -> str:
         _figures_row("hold-out, stage 1 + LightGBM stage 2, default rule", hold["default_rule"]),
         _figures_row("hold-out, stage 1 + LightGBM stage 2, tuned rule", hold["tuned_rule"]),
     ]
-    if hold.get("with_cross_encoder"):
-        lines.append(_figures_row("hold-out, with cross-encoder blend", hold["with_cross_encoder"]))
     lines.append(_figures_row("**competition test** (shipped model)", test))
     lines += [
         "",
@@ -139,16 +110,15 @@ def render_card(folder: Path) -> str:
         "et al. 2021 90.73.",
     ]
     trials = t.get("cross_encoder_trials")
-    if trials and not cross:
+    if trials:
         lines += [
             "",
             "### Stage-2 cross-encoder trials (hold-out only, not shipped)",
             "",
             "MiniLM top layers + a linear head fine-tuned on (claim, 3 most similar sentences),",
-            "≤ 128 tokens, on the fit part's related pairs (`evaluation.train_stance_cross`),"
-            " blended",
-            "into stage 2 with a weight tuned on the hold-out (minutes: wall-clock on 1 thread,",
-            "including caching the frozen layers' outputs):",
+            "≤ 128 tokens, on the fit part's related pairs, blended into stage 2 with a weight",
+            "tuned on the hold-out (minutes: wall-clock on 1 thread, including caching the",
+            "frozen layers' outputs). The blend's code is gone: the claim verifier replaces it:",
             "",
             "| layers | epochs | class-weight power | minutes | delta MB | weight "
             "| relative score | macro-F1 | agree | disagree | discuss | unrelated |",
@@ -172,12 +142,7 @@ def render_card(folder: Path) -> str:
         "",
         f"- Training: {t['seconds'] / 60:.1f} min wall-clock for the LightGBM stages, 1 thread on"
         " a shared 2-core machine, including the MiniLM embedding of every training sentence and"
-        " headline (cached under var/cache/stance: a rerun takes a few minutes)"
-        + (
-            f"; cross-encoder {cross_cfg['seconds'] / 60:.1f} min on 1 thread."
-            if cross_cfg
-            else "."
-        ),
+        " headline (cached under var/cache/stance: a rerun takes a few minutes)" + ".",
         f"- Artifact: {size / 1e6:.2f} MB ({', '.join(artifact_files(folder))}).",
     ]
     if latency:
@@ -193,10 +158,6 @@ def render_card(folder: Path) -> str:
         "```",
         ".venv/bin/python -m evaluation.train_stance  # LightGBM stages, writes this folder",
     ]
-    if cross:
-        lines.append(
-            ".venv/bin/python -m evaluation.train_stance_cross     # cross-encoder delta + blend"
-        )
     lines += [
         ".venv/bin/python -m evaluation.eval_stance --update-card # competition test, latency",
         "```",

@@ -119,7 +119,7 @@ def build_features(
     digest = hashlib.sha256()
     digest.update(f"{tag}\0{SENTENCE_RECIPE}\0{','.join(FEATURE_NAMES)}\0".encode())
     services = REPO_ROOT / "services"
-    for name in ("stance_features.py", "cleaning.py", "sentences.py"):
+    for name in ("stance/features.py", "text/cleaning.py", "text/sentences.py"):
         digest.update((services / name).read_bytes())
     digest.update(json.dumps(sorted(lex.idf.items())).encode())
     for p in pairs:

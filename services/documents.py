@@ -53,11 +53,16 @@ class Summary:
 
 @dataclass(frozen=True)
 class Evidence:
+    """A sentence of the article that bears on a claim: `score` is its similarity to the claim,
+    `verdict` (supports / refutes / neutral) and `verdict_score` what a verifier read in it."""
+
     index: int
     text: str
     start: int
     end: int
     score: float
+    verdict: str | None = None
+    verdict_score: float | None = None
 
 
 STANCE_LABELS: tuple[str, ...] = ("agree", "disagree", "discuss", "unrelated")

@@ -43,6 +43,8 @@ def analysis_to_result(analysis: Analysis) -> dict[str, Any]:
                         "start": e.start,
                         "end": e.end,
                         "score": e.score,
+                        "verdict": e.verdict,
+                        "verdict_score": e.verdict_score,
                     }
                     for e in st.evidence
                 ],

@@ -1,4 +1,5 @@
-"""A MiniLM cross-encoder for agree / disagree / discuss over (claim, best-matching sentences).
+"""A MiniLM cross-encoder over (claim, evidence) pairs: the claim verifier (supports /
+refutes / neutral per sentence) and the older agree / disagree / discuss blend of stage 2.
 
 It is shipped as a delta over the packaged all-MiniLM-L6-v2: only the fine-tuned top layers
 (fp16) and the classification head are stored (`cross_encoder.safetensors`); the rest of the
@@ -16,19 +17,12 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from services.documents import Document
 from services.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 
 DELTA_FILE = "cross_encoder.safetensors"
 CONFIG_FILE = "cross_encoder.json"
-
-
-def evidence_passage(document: Document, similarities: np.ndarray, k: int = 3) -> str:
-    """The k sentences most similar to the claim, most similar first, as one passage."""
-    order = np.argsort(-similarities, kind="stable")[:k]
-    return " ".join(document.sentences[int(i)].text for i in order)
 
 
 class CrossEncoderNet(torch.nn.Module):
@@ -92,11 +86,24 @@ def save_delta(
 class StanceCrossEncoder:
     """Probabilities of (agree, disagree, discuss) for claims against evidence passages."""
 
-    def __init__(self, tokenizer, net: CrossEncoderNet, max_length: int = 128) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        tokenizer,
+        net: CrossEncoderNet,
+        max_length: int = 128,
+        labels: Sequence[str] = (),
+        bfloat16: bool | None = None,
+    ) -> None:
+        """`bfloat16` (default: where the CPU computes it natively) runs the network under
+        bfloat16 autocast, as the sentence encoder does."""
+        from services.embeddings.batching import native_bfloat16
+
         self.tokenizer = tokenizer
         self.net = net
         self.net.eval()
         self.max_length = max_length
+        self.labels = tuple(labels)
+        self.bfloat16 = native_bfloat16() if bfloat16 is None else bfloat16
 
     @classmethod
     def load(cls, folder: str | Path, base_model_path: str | Path) -> StanceCrossEncoder:
@@ -124,29 +131,37 @@ class StanceCrossEncoder:
             raise ModelLoadError(f"cross-encoder delta in {folder} does not fit the base model")
         net.load_state_dict({k: v.float() for k, v in delta.items()}, strict=False)
         logger.info("loaded stance cross-encoder delta from %s", folder)
-        return cls(tokenizer, net, int(config["max_length"]))
-
-    def encode_pairs(
-        self, claims: Sequence[str], passages: Sequence[str]
-    ) -> dict[str, torch.Tensor]:
-        return self.tokenizer(
-            list(claims),
-            list(passages),
-            padding=True,
-            truncation="only_second",
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
+        return cls(tokenizer, net, int(config["max_length"]), labels=config["labels"])
 
     def predict(
-        self, claims: Sequence[str], passages: Sequence[str], batch_size: int = 32
+        self, claims: Sequence[str], passages: Sequence[str], max_batch_tokens: int = 4096
     ) -> np.ndarray:
+        """Probabilities per pair (rows in input order, columns in `labels` order); the pairs
+        run in batches of similar length, never one at a time."""
+        from services.embeddings.batching import plan_batches
+
         out = np.zeros((len(claims), self.net.head.out_features), dtype=np.float64)
-        with torch.inference_mode():
-            for b in range(0, len(claims), batch_size):
-                batch = self.encode_pairs(claims[b : b + batch_size], passages[b : b + batch_size])
-                logits = self.net(
-                    batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
-                )
-                out[b : b + batch_size] = torch.softmax(logits.float(), dim=-1).numpy()
+        if not len(claims):
+            return out
+        encoded = self.tokenizer(
+            list(claims), list(passages), truncation="only_second", max_length=self.max_length
+        )
+        ids, types = encoded["input_ids"], encoded["token_type_ids"]
+        plan = plan_batches([len(x) for x in ids], max_batch_tokens=max_batch_tokens)
+        with (
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bfloat16),
+        ):
+            for rows in plan:
+                width = max(len(ids[r]) for r in rows)
+                input_ids = torch.zeros((len(rows), width), dtype=torch.long)
+                token_types = torch.zeros((len(rows), width), dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for j, r in enumerate(rows):
+                    n = len(ids[r])
+                    input_ids[j, :n] = torch.tensor(ids[r])
+                    token_types[j, :n] = torch.tensor(types[r])
+                    mask[j, :n] = 1
+                logits = self.net(input_ids, mask, token_types)
+                out[list(rows)] = torch.softmax(logits.float(), dim=-1).numpy()
         return out

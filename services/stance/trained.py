@@ -1,12 +1,14 @@
-"""The trained two-stage stance detector (FNC-1), loaded from a model folder.
+"""The trained stance detector, loaded from a model folder.
 
 Stage 1 decides related vs unrelated, stage 2 agree / disagree / discuss for related pairs;
 both are LightGBM models over `services.stance.features` (frozen MiniLM similarities of the
 claim against the article's sentences, lexical overlap, refuting/hedging/negation cues).
-When the folder also holds a cross-encoder delta (`services.stance.cross`), its stage-2
-probabilities are blended in with the weight tuned on the hold-out.
-The folder holds LightGBM text models, the IDF table and a `stance_model.json` manifest;
-`evaluation/train_stance.py` (and `evaluation/train_stance_cross.py`) write it.
+When the folder ships a claim verifier (a MiniLM cross-encoder delta in `verifier/`), each
+related claim's evidence sentences get a verdict (supports / refutes / neutral), and the
+article's agree / disagree / discuss comes from those verdicts (`services.stance.verdicts`)
+instead of stage 2. `evaluation/train_stance.py`, `evaluation/train_verifier.py` and
+`evaluation/train_verdicts.py` write the folder: LightGBM text models, the IDF table, the
+verifier and a `stance_model.json` manifest.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from services.documents import STANCE_LABELS, Document, Evidence, Stance
 from services.errors import ModelLoadError
 from services.stance.features import FEATURE_NAMES, LexicalModel, claim_matrix
 from services.stance.similarity import top_evidence
+from services.stance.verdicts import VERDICTS, VerdictAggregator, verdict_features, with_verdicts
 
-if TYPE_CHECKING:  # the cross-encoder (torch) loads only when a model folder ships one
+if TYPE_CHECKING:  # the verifier (torch) loads only when a model folder ships one
     from services.stance.cross import StanceCrossEncoder
 
 logger = logging.getLogger(__name__)
@@ -34,8 +37,9 @@ logger = logging.getLogger(__name__)
 MANIFEST = "stance_model.json"
 FORMAT_VERSION = 1
 STAGE2_LABELS: tuple[str, ...] = ("agree", "disagree", "discuss")
-# Below this P(related) a pair is unrelated whatever stage 2 says: skip the cross-encoder.
-CROSS_ENCODER_MIN_RELATED = 0.2
+# Below this P(related) a pair is unrelated whatever the verifier says: it is not run.
+VERIFIER_MIN_RELATED = 0.2
+VERIFIER_FOLDER = "verifier"
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def combine(
 
 
 class TrainedStanceDetector:
-    """`StanceDetector` backed by the trained FNC-1 models; construct with `load(folder)`."""
+    """`StanceDetector` backed by the trained models; construct with `load(folder)`."""
 
     def __init__(
         self,
@@ -74,17 +78,19 @@ class TrainedStanceDetector:
         lexical: LexicalModel,
         rule: DecisionRule,
         *,
-        cross_encoder: StanceCrossEncoder | None = None,
-        cross_encoder_weight: float = 0.0,
+        verifier: StanceCrossEncoder | None = None,
+        aggregator: VerdictAggregator | None = None,
         evidence_k: int = 3,
         evidence_min_score: float = 0.25,
     ) -> None:
-        self.cross_encoder = cross_encoder
-        self.cross_encoder_weight = cross_encoder_weight if cross_encoder is not None else 0.0
+        if (verifier is None) != (aggregator is None):
+            raise ValueError("a verifier needs its aggregator, and the other way round")
         self.stage1 = stage1
         self.stage2 = stage2
         self.lexical = lexical
         self.rule = rule
+        self.verifier = verifier
+        self.aggregator = aggregator
         self.evidence_k = evidence_k
         self.evidence_min_score = evidence_min_score
 
@@ -129,48 +135,47 @@ class TrainedStanceDetector:
                 or booster.num_model_per_iteration() != classes
             ):
                 raise ModelLoadError(f"stance model in {path}: {name} has the wrong shape")
-        cross_encoder, weight = None, 0.0
-        cross = manifest.get("cross_encoder")
-        if cross and float(cross.get("weight", 0.0)) > 0.0:
+        verifier, aggregator = None, None
+        if manifest.get("verifier"):
             from services.embeddings.minilm import packaged_minilm_path
-
-            base = base_model_path if base_model_path is not None else packaged_minilm_path()
             from services.stance.cross import StanceCrossEncoder
 
-            cross_encoder = StanceCrossEncoder.load(path, base)
-            weight = float(cross["weight"])
+            base = base_model_path if base_model_path is not None else packaged_minilm_path()
+            verifier = StanceCrossEncoder.load(path / VERIFIER_FOLDER, base)
+            if verifier.labels != VERDICTS:
+                raise ModelLoadError(
+                    f"the verifier in {path} says {verifier.labels}, not {VERDICTS}"
+                )
+            try:
+                aggregator = VerdictAggregator.from_json(manifest["verifier"]["aggregator"])
+                weights = tuple(float(w) for w in manifest["verifier"]["class_weights"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelLoadError(f"stance model in {path}: bad verifier entry: {exc}") from exc
+            rule = DecisionRule(rule.related_threshold, weights)  # type: ignore[arg-type]
         logger.info("loaded stance model from %s", path)
         return cls(
-            stage1,
-            stage2,
-            LexicalModel(idf),
-            rule,
-            cross_encoder=cross_encoder,
-            cross_encoder_weight=weight,
+            stage1, stage2, LexicalModel(idf), rule, verifier=verifier, aggregator=aggregator
         )
 
-    def probabilities(
-        self, features: np.ndarray, cross_inputs: tuple[Sequence[str], Sequence[str]] | None = None
-    ) -> tuple[np.ndarray, list[str]]:
-        """Four-label probabilities and labels for rows of `FEATURE_NAMES` features.
-
-        `cross_inputs` (claims, evidence passages) feed the cross-encoder, when there is one;
-        it runs only on the pairs stage 1 does not already call clearly unrelated.
-        """
-        if len(features) == 0:
-            return np.zeros((0, len(STANCE_LABELS))), []
-        p_related = np.asarray(self.stage1.predict(features, num_threads=1))
-        p_stage2 = np.asarray(self.stage2.predict(features, num_threads=1))
-        if self.cross_encoder is not None and self.cross_encoder_weight > 0 and cross_inputs:
-            idx = [i for i, p in enumerate(p_related) if p >= CROSS_ENCODER_MIN_RELATED]
-            if idx:
-                claims, passages = cross_inputs
-                p_cross = self.cross_encoder.predict(
-                    [claims[i] for i in idx], [passages[i] for i in idx]
-                )
-                w = self.cross_encoder_weight
-                p_stage2[idx] = (1.0 - w) * p_stage2[idx] + w * p_cross
-        return combine(p_related, p_stage2, self.rule)
+    def verify(
+        self, claims: Sequence[str], evidence: Sequence[Sequence[Evidence]], todo: Sequence[int]
+    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """For the claims at `todo`: agree / disagree / discuss probabilities from the verdicts
+        on their evidence sentences (rows in `todo` order), and each claim's verdicts. All the
+        pairs go through the verifier together."""
+        assert self.verifier is not None and self.aggregator is not None
+        pairs = [(i, e.text) for i in todo for e in evidence[i]]
+        probs = self.verifier.predict([claims[i] for i, _ in pairs], [t for _, t in pairs])
+        verdicts: dict[int, np.ndarray] = {}
+        rows, at = [], 0
+        for i in todo:
+            n = len(evidence[i])
+            verdicts[i] = probs[at : at + n]
+            at += n
+            texts = [e.text for e in evidence[i]]
+            sims = [e.score for e in evidence[i]]
+            rows.append(verdict_features(claims[i], texts, sims, verdicts[i]))
+        return self.aggregator.probabilities(np.array(rows)), verdicts
 
     def detect(
         self,
@@ -182,20 +187,25 @@ class TrainedStanceDetector:
         if not claims:
             return []
         features = claim_matrix(claims, claim_vectors, document, sentence_vectors, self.lexical)
-        cross_inputs = None
-        if self.cross_encoder is not None and document.sentences:
-            from services.stance.cross import evidence_passage
-
-            passages = [evidence_passage(document, sentence_vectors @ v) for v in claim_vectors]
-            cross_inputs = (list(claims), passages)
-        probs, labels = self.probabilities(features, cross_inputs)
+        p_related = np.asarray(self.stage1.predict(features, num_threads=1))
+        p_stage2 = np.asarray(self.stage2.predict(features, num_threads=1))
+        evidence: list[tuple[Evidence, ...]] = [
+            top_evidence(document, sentence_vectors @ v, self.evidence_k, self.evidence_min_score)
+            if document.sentences
+            else ()
+            for v in claim_vectors
+        ]
+        verdicts: dict[int, np.ndarray] = {}
+        if self.verifier is not None:
+            todo = [i for i, p in enumerate(p_related) if p >= VERIFIER_MIN_RELATED and evidence[i]]
+            if todo:
+                p_stage2[todo], verdicts = self.verify(claims, evidence, todo)
+        probs, labels = combine(p_related, p_stage2, self.rule)
         results = []
-        for claim, vector, row, label in zip(claims, claim_vectors, probs, labels, strict=True):
-            evidence: tuple[Evidence, ...] = ()
-            if document.sentences:
-                evidence = top_evidence(
-                    document, sentence_vectors @ vector, self.evidence_k, self.evidence_min_score
-                )
+        for i, (claim, row, label) in enumerate(zip(claims, probs, labels, strict=True)):
+            found = evidence[i]
+            if i in verdicts and label != "unrelated":
+                found = with_verdicts(found, verdicts[i], label)
             scores = {lab: float(p) for lab, p in zip(STANCE_LABELS, row, strict=True)}
-            results.append(Stance(claim=claim, label=label, scores=scores, evidence=evidence))
+            results.append(Stance(claim=claim, label=label, scores=scores, evidence=found))
         return results
