@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.fnc_data import data_dir
+from evaluation.fnc_data import Pair, data_dir
 
 VERDICTS = ("supports", "refutes", "neutral")
 FNC_TO_VERDICT = {"agree": "supports", "disagree": "refutes", "discuss": "neutral"}
@@ -161,6 +161,21 @@ def arc(hold: bool, k: int = 2) -> list[VerifyPair]:
             evidence = best_sentences(split_body(body), claim, k)
             pairs.append(VerifyPair(evidence, claim, FNC_TO_VERDICT[stance], "arc"))
     return pairs
+
+
+def arc_articles(hold: bool) -> tuple[list[Pair], dict[int, str]]:
+    """ARC as the stance model sees FNC-1: whole bodies and all four labels, the claims of
+    one side of the claim cut (the hold-out: every body of its claims, unrelated ones too)."""
+    folder = claims_dir() / "arc"
+    with (folder / "arc_bodies.csv").open(newline="", encoding="utf-8") as f:
+        bodies = {int(r["Body ID"]): r["articleBody"] for r in csv.DictReader(f)}
+    with (folder / "arc_stances.csv").open(newline="", encoding="utf-8") as f:
+        pairs = [
+            Pair(r["Headline"], int(r["Body ID"]), r["Stance"])
+            for r in csv.DictReader(f)
+            if held_out(r["Headline"]) == hold
+        ]
+    return pairs, {p.body_id: bodies[p.body_id] for p in pairs}
 
 
 def fnc_train(hold: bool, k: int = 2, max_neutral: int | None = None) -> list[VerifyPair]:

@@ -1,11 +1,19 @@
-"""Score the committed stance model on the FNC-1 competition test set.
+"""`make eval-stance`: score the committed stance model, once, for the report.
 
     .venv/bin/python -m evaluation.eval_stance [--model models/stance] [--update-card]
 
-Goes through the service's own path: each test body is cleaned into a Document, embedded
-with the MiniLM encoder (vectors cached under var/cache), and its headlines are passed as
-claims to `TrainedStanceDetector.detect`. Prints per-class precision/recall/F1, the confusion
-matrix and, as the last line, `FNC-1 relative score: xx.xx  macro-F1: 0.xxx`.
+Article level (FNC-1 competition test, the ARC hold-out by claim) goes through the service's
+own path: each body is cleaned into a Document, embedded with the MiniLM encoder (vectors
+cached under var/cache), and its headlines are passed as claims to
+`TrainedStanceDetector.detect`; per-class precision/recall/F1 and the confusion matrix are
+printed per set. Sentence level (SNLI test, FEVER-Symmetric v0.2 test, the Climate-FEVER
+hold-out) scores the claim verifier alone, when the model ships one. Ends with the five lines
+
+    FNC-1 relative score: xx.xx  macro-F1: 0.xxx  disagree F1: 0.xxx
+    ARC hold-out macro-F1: 0.xxx  disagree F1: 0.xxx
+    SNLI test accuracy: 0.xxx
+    FEVER-Symmetric v0.2 test accuracy: 0.xxx
+    Climate-FEVER hold-out macro-F1: 0.xxx
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.claims_data import arc_articles
 from evaluation.fnc_data import (
     REPO_ROOT,
     EmbeddingCache,
@@ -48,10 +57,14 @@ LATENCY_CLAIMS = (
 
 
 def evaluate(detector: TrainedStanceDetector, cache: EmbeddingCache) -> StanceReport:
-    bodies = load_bodies("competition_test")
-    pairs = load_pairs("competition_test")
+    return score_pairs(
+        detector, load_pairs("competition_test"), load_bodies("competition_test"), cache, "test"
+    )
+
+
+def score_pairs(detector, pairs, bodies, cache: EmbeddingCache, tag: str) -> StanceReport:  # type: ignore[no-untyped-def]
     predicted = [""] * len(pairs)
-    for group in body_groups(pairs, bodies, cache, "competition test"):
+    for group in body_groups(pairs, bodies, cache, tag):
         stances = detector.detect(
             group.claims, group.document, group.sentence_vectors, group.claim_vectors
         )
@@ -111,9 +124,39 @@ def main() -> None:
         data["latency"] = measure_latency(detector, cache.encoder)
         manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         write_card(args.model)
-    for line in report.lines():
-        print(line)
-    print(report.summary_line())
+    arc_pairs, arc_bodies = arc_articles(hold=True)
+    arc = score_pairs(detector, arc_pairs, arc_bodies, cache, "arc hold-out")
+    sentence = verifier_figures(detector)
+    for name, r in (("FNC-1 competition test", report), ("ARC hold-out (by claim)", arc)):
+        print(f"## {name}")
+        for line in r.lines():
+            print(line)
+        print()
+    for name, figs in sentence.items():
+        print(f"## {name} (verifier): " + ", ".join(f"{k} {v:.3f}" for k, v in figs.items()))
+    na = "– (no verifier shipped)"
+    print(
+        f"FNC-1 relative score: {report.relative_score:.2f}  macro-F1: {report.macro_f1:.3f}"
+        f"  disagree F1: {report.f1('disagree'):.3f}"
+    )
+    print(f"ARC hold-out macro-F1: {arc.macro_f1:.3f}  disagree F1: {arc.f1('disagree'):.3f}")
+    for line, name, key in (
+        ("SNLI test accuracy", "snli test", "accuracy"),
+        ("FEVER-Symmetric v0.2 test accuracy", "fever-symmetric v0.2 test", "accuracy"),
+        ("Climate-FEVER hold-out macro-F1", "climate-fever hold-out", "macro_f1"),
+    ):
+        print(f"{line}: {sentence[name][key]:.3f}" if name in sentence else f"{line}: {na}")
+
+
+def verifier_figures(detector: TrainedStanceDetector) -> dict[str, dict[str, float]]:
+    """The verifier alone on the sentence-level sets (none when the model ships no verifier)."""
+    if detector.verifier is None:
+        return {}
+    from evaluation.claims_data import climate_fever, test_sets
+    from evaluation.train_verifier import score
+
+    sets = {**test_sets(), "climate-fever hold-out": climate_fever(hold=True)}
+    return score(detector.verifier.net, detector.verifier.tokenizer, sets)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ def build_stance_detector(settings: WorkerSettings) -> StanceDetector:
         if not settings.nli_model:
             raise ModelLoadError("NEWSNLP_STANCE_BACKEND=nli needs NEWSNLP_NLI_MODEL")
         from services.stance.nli import NliStanceDetector
+        from services.stance.trained import shipped_aggregator
 
-        return NliStanceDetector.load(settings.nli_model)
+        return NliStanceDetector.load(
+            settings.nli_model, aggregator=shipped_aggregator(settings.stance_model)
+        )
     from services.stance.trained import TrainedStanceDetector
 
     return TrainedStanceDetector.load(settings.stance_model)

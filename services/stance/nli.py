@@ -2,7 +2,11 @@
 
 Relatedness comes from the MiniLM similarity of the claim to its best-matching sentence (the
 vectors the Analyzer already has); for related claims, an NLI model reads (evidence passage →
-claim): entailment → agree, contradiction → disagree, neutral → discuss. Any
+claim) sentence by sentence: entailment is the sentence's verdict *supports*, contradiction
+*refutes*, neutral *neutral*. Those verdicts become agree / disagree / discuss through the same
+aggregation as the trained verifier's (`services.stance.verdicts`), with the aggregator
+shipped in the stance model's manifest when there is one; without one, the verdicts averaged
+over the evidence (weighted by similarity) read as agree / disagree / discuss. Any
 `AutoModelForSequenceClassification` whose `config.id2label` names entailment, neutral and
 contradiction works, e.g. `cross-encoder/nli-deberta-v3-base` or
 `MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli` (by hub id with internet, or a local folder).
@@ -22,6 +26,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from services.documents import STANCE_LABELS, Document, Stance
 from services.errors import ModelLoadError
 from services.stance.similarity import top_evidence
+from services.stance.verdicts import VerdictAggregator, verdict_features, with_verdicts
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class NliStanceDetector:
         evidence_k: int = 3,
         max_length: int = 256,
         batch_size: int = 8,
+        aggregator: VerdictAggregator | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.model = model
@@ -75,10 +81,16 @@ class NliStanceDetector:
         self.evidence_k = evidence_k
         self.max_length = max_length
         self.batch_size = batch_size
+        self.aggregator = aggregator
 
     @classmethod
     def load(
-        cls, name_or_path: str | Path, *, local_files_only: bool = False, **options: float
+        cls,
+        name_or_path: str | Path,
+        *,
+        local_files_only: bool = False,
+        aggregator: VerdictAggregator | None = None,
+        **options: float,
     ) -> NliStanceDetector:
         """Load tokenizer and model (hub id or folder); ModelLoadError naming the cause."""
         source = str(name_or_path)
@@ -91,24 +103,29 @@ class NliStanceDetector:
             raise ModelLoadError(f"cannot load NLI model {source!r}: {exc}") from exc
         indices = nli_label_indices(dict(model.config.id2label))
         logger.info("loaded NLI stance model %s", source)
-        return cls(tokenizer, model, indices, **options)  # type: ignore[arg-type]
+        return cls(tokenizer, model, indices, aggregator=aggregator, **options)  # type: ignore[arg-type]
 
     def _nli(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
-        """Rows of (entailment, neutral, contradiction) probabilities."""
-        order = [self.label_indices[k] for k in ("entailment", "neutral", "contradiction")]
+        """Rows of (supports, refutes, neutral) = (entailment, contradiction, neutral)
+        probabilities, in input order; the pairs run in batches of similar length."""
+        order = [self.label_indices[k] for k in ("entailment", "contradiction", "neutral")]
         out = np.zeros((len(premises), 3))
+        by_length = sorted(
+            range(len(premises)), key=lambda i: len(premises[i]) + len(hypotheses[i])
+        )
         with torch.inference_mode():
-            for b in range(0, len(premises), self.batch_size):
+            for b in range(0, len(by_length), self.batch_size):
+                rows = by_length[b : b + self.batch_size]
                 batch = self.tokenizer(
-                    list(premises[b : b + self.batch_size]),
-                    list(hypotheses[b : b + self.batch_size]),
+                    [premises[i] for i in rows],
+                    [hypotheses[i] for i in rows],
                     padding=True,
                     truncation="only_first",
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
                 logits = self.model(**batch).logits.float()
-                out[b : b + self.batch_size] = torch.softmax(logits[:, order], dim=-1).numpy()
+                out[rows] = torch.softmax(logits[:, order], dim=-1).numpy()
         return out
 
     def detect(
@@ -129,36 +146,50 @@ class NliStanceDetector:
                 1.0 / (1.0 + math.exp(-self.related_slope * (best - self.related_threshold)))
             )
             evidence_sets.append(top_evidence(document, sims, self.evidence_k) if len(sims) else ())
-        # Only related claims are worth the NLI model's time.
+        # Only related claims are worth the NLI model's time; all their sentences go together.
         todo = [i for i, p in enumerate(related) if p >= 0.5 and evidence_sets[i]]
-        nli = np.zeros((len(claims), 3))
-        nli[:, 1] = 1.0
-        if todo:
-            premises = [
-                " ".join(e.text for e in sorted(evidence_sets[i], key=lambda e: e.index))
-                for i in todo
-            ]
-            nli[todo] = self._nli(premises, [claims[i] for i in todo])
+        pairs = [(i, e.text) for i in todo for e in evidence_sets[i]]
+        verdicts = self._nli([t for _, t in pairs], [claims[i] for i, _ in pairs])
+        stage2 = np.zeros((len(claims), 3))
+        stage2[:, 2] = 1.0
+        per_claim: dict[int, np.ndarray] = {}
+        at = 0
+        for i in todo:
+            n = len(evidence_sets[i])
+            per_claim[i] = verdicts[at : at + n]
+            at += n
+            sims = np.array([e.score for e in evidence_sets[i]])
+            if self.aggregator is not None:
+                row = verdict_features(
+                    claims[i], [e.text for e in evidence_sets[i]], sims, per_claim[i]
+                )
+                stage2[i] = self.aggregator.probabilities(row[None, :])[0]
+            else:
+                weights = np.clip(sims, 1e-3, None) / np.clip(sims, 1e-3, None).sum()
+                stage2[i] = weights @ per_claim[i]  # (supports, refutes, neutral) order
         results = []
         for i, claim in enumerate(claims):
             p = related[i]
-            ent, neu, con = nli[i]
+            agree, disagree, discuss = stage2[i]
             scores = {
-                "agree": p * ent,
-                "disagree": p * con,
-                "discuss": p * neu,
+                "agree": p * agree,
+                "disagree": p * disagree,
+                "discuss": p * discuss,
                 "unrelated": 1.0 - p,
             }
             if p >= 0.5:
                 label = max(("agree", "disagree", "discuss"), key=lambda lab: scores[lab])
             else:
                 label = "unrelated"
+            evidence = evidence_sets[i]
+            if i in per_claim and label != "unrelated":
+                evidence = with_verdicts(evidence, per_claim[i], label)
             results.append(
                 Stance(
                     claim=claim,
                     label=label,
                     scores={lab: float(scores[lab]) for lab in STANCE_LABELS},
-                    evidence=evidence_sets[i],
+                    evidence=evidence,
                 )
             )
         return results

@@ -68,6 +68,17 @@ def combine(
     return probs, labels
 
 
+def shipped_aggregator(folder: str | Path) -> VerdictAggregator | None:
+    """The verdict aggregator a stance model folder ships (None without a verifier entry), for
+    the other verdict backends (NLI) to aggregate as the trained verifier does."""
+    path = Path(folder) / MANIFEST
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8")).get("verifier")
+        return VerdictAggregator.from_json(entry["aggregator"]) if entry else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"stance model in {folder}: bad verifier entry: {exc}") from exc
+
+
 class TrainedStanceDetector:
     """`StanceDetector` backed by the trained models; construct with `load(folder)`."""
 

@@ -46,7 +46,10 @@ def _cue_rate(text: str, cues: frozenset[str]) -> float:
 
 
 def verdict_features(
-    claim: str, texts: Sequence[str], similarities: Sequence[float], verdicts: np.ndarray
+    claim: str,
+    texts: Sequence[str],
+    similarities: Sequence[float] | np.ndarray,
+    verdicts: np.ndarray | Sequence[Sequence[float]],
 ) -> np.ndarray:
     """One row of `FEATURES` for a claim and its evidence sentences (most similar first);
     `verdicts` holds their (supports, refutes, neutral) probabilities."""

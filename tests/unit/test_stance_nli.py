@@ -112,3 +112,37 @@ def test_no_claims_give_no_stances(tmp_path: Path, article) -> None:
         tiny_nli_model(tmp_path / "nli", ID2LABEL), local_files_only=True
     )
     assert detector.detect([], document, vectors, np.zeros((0, 384))) == []
+
+
+def test_each_evidence_sentence_carries_its_nli_verdict(tmp_path: Path, article, encoder) -> None:
+    document, vectors = article
+    folder = tiny_nli_model(tmp_path / "nli", ID2LABEL, favour=0)  # contradiction
+    detector = NliStanceDetector.load(folder, local_files_only=True)
+    (stance,) = detector.detect(
+        [REFERENCE_TITLE], document, vectors, encoder.encode([REFERENCE_TITLE])
+    )
+    assert stance.label == "disagree"
+    assert stance.evidence and all(e.verdict == "refutes" for e in stance.evidence)
+    assert all(e.verdict_score == pytest.approx(1.0, abs=1e-3) for e in stance.evidence)
+
+
+def test_the_shipped_aggregator_decides_when_given(tmp_path: Path, article, encoder) -> None:
+    """The same sentence verdicts (all refuting) read as discuss under an aggregator that
+    weighs only hedging: the aggregator, not the mean of the verdicts, decides."""
+    from services.stance.verdicts import ARTICLE_LABELS, FEATURES, VerdictAggregator
+
+    document, vectors = article
+    coef = np.zeros((len(ARTICLE_LABELS), len(FEATURES)))
+    aggregator = VerdictAggregator(
+        mean=(0.0,) * len(FEATURES),
+        scale=(1.0,) * len(FEATURES),
+        coef=tuple(tuple(r) for r in coef),
+        intercept=(0.0, 0.0, 5.0),
+    )
+    folder = tiny_nli_model(tmp_path / "nli", ID2LABEL, favour=0)
+    detector = NliStanceDetector.load(folder, local_files_only=True, aggregator=aggregator)
+    (stance,) = detector.detect(
+        [REFERENCE_TITLE], document, vectors, encoder.encode([REFERENCE_TITLE])
+    )
+    assert stance.label == "discuss"
+    assert all(e.verdict == "refutes" for e in stance.evidence)
