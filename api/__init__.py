@@ -5,18 +5,19 @@ The API records jobs in Redis and enqueues them by task name; it never imports t
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
 import redis
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import batches, health, job_views, web
 from api.clients import ApiClients
-from api.errors import ApiError, ErrorSchema, register_error_handlers
+from api.errors import ApiError, ErrorSchema, payload_too_large, register_error_handlers
 from api.security import authenticate, rate_limit
 from api.settings import DEFAULTS, settings_from_env
 from jobs.broker import celery_config, create_celery
@@ -72,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.before_request(authenticate)
     app.before_request(rate_limit)
+    app.before_request(_limit_streamed_body)
     app.before_request(_require_json_body)
     api = NewsApi(app)
     api.register_blueprint(health.blp)
@@ -83,6 +85,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # The app of a serving process (gunicorn's worker), built once for its life.
         freeze_startup_heap()
     return app
+
+
+def _limit_streamed_body() -> None:
+    """A body sent without Content-Length (chunked) is read here, at most the body limit and
+    one byte more: over the limit it is a 413 like any other, not a body cut at the limit
+    (werkzeug's own limit of a streamed body truncates it silently: a 400 "not JSON")."""
+    environ = request.environ
+    if request.method not in _BODY_METHODS or environ.get("CONTENT_LENGTH"):
+        return
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    stream = environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit and (chunk := stream.read(min(65_536, limit + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise payload_too_large()
+    environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
+    environ["CONTENT_LENGTH"] = str(size)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    request.__dict__.pop("content_length", None)  # werkzeug caches it: read again
 
 
 def _require_json_body() -> None:

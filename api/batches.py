@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from api.clients import clients
 from api.errors import ApiError
 from api.job_views import check_limits, submit
-from api.schemas import JobCreateSchema, LinksSchema, StrictSchema
+from api.schemas import JobCreateSchema, LinksSchema, StrictSchema, check_length
 from jobs.contract import JobStatus
 from jobs.store import utc_now
 
@@ -31,6 +31,11 @@ class BatchCreateSchema(StrictSchema):
         validate=ma.validate.Length(min=1, max=MAX_BATCH),
         metadata={"description": f"1 to {MAX_BATCH} jobs, each as for POST /v1/jobs"},
     )
+
+    @ma.pre_load
+    def _short_list(self, data: Any, **_: Any) -> Any:
+        check_length(data, "jobs", MAX_BATCH, f"At most {MAX_BATCH} jobs per batch.")
+        return data
 
 
 class BatchJobSchema(ma.Schema):

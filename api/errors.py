@@ -61,6 +61,12 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def payload_too_large() -> ApiError:
+    """The 413 of a body over the limit, as werkzeug's own is answered."""
+    reason, message = _REASONS[413]
+    return ApiError(413, reason, message)
+
+
 def error_response(
     code: int,
     reason: str,
