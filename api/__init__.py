@@ -21,6 +21,7 @@ from api.errors import ApiError, ErrorSchema, payload_too_large, register_error_
 from api.security import authenticate, rate_limit
 from api.settings import DEFAULTS, settings_from_env
 from jobs.broker import celery_config, create_celery
+from jobs.env import ConfigError
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging
 from jobs.store import JobStore
@@ -43,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         configure_logging("api")
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
-    app.config.from_mapping(settings_from_env() if test_config is None else settings_from_env({}))
+    app.config.from_mapping(_settings() if test_config is None else settings_from_env({}))
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -56,6 +57,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             client,
             ttl_seconds=app.config["JOB_TTL_SECONDS"],
             pending_ttl_seconds=app.config["PENDING_TTL_SECONDS"],
+            max_queued_jobs=app.config["MAX_QUEUED_JOBS"],
+            max_queued_bytes=app.config["MAX_QUEUED_BYTES"],
         ),
         telemetry=Telemetry(client),
         celery=create_celery(
@@ -85,6 +88,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # The app of a serving process (gunicorn's worker), built once for its life.
         freeze_startup_heap()
     return app
+
+
+# gunicorn's exit status of a worker that failed to boot: its master stops, with the reason,
+# instead of starting the worker again and again.
+_WORKER_BOOT_ERROR = 3
+
+
+def _settings() -> dict[str, Any]:
+    """The settings from the environment; a malformed one stops the process with one line
+    that names the variable (not a traceback)."""
+    try:
+        return settings_from_env()
+    except ConfigError as exc:
+        logger.error("newsnlp api not started: %s", exc)
+        raise SystemExit(_WORKER_BOOT_ERROR) from None
 
 
 def _limit_streamed_body() -> None:
