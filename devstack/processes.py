@@ -16,6 +16,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
 
+# gunicorn's limits on a request's head, the same wherever the API runs (docker/entrypoint.sh
+# has them too; tests/unit/test_docker.py compares): a request line up to 8190 bytes (its
+# maximum; 4094 by default) reaches the app, whose errors are JSON; a longer one gets
+# gunicorn's own plain-text 400/414.
+GUNICORN_LIMITS = ["--limit-request-line", "8190"]
+
 
 def service_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
@@ -171,6 +177,7 @@ class ApiProcess:
         args = [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
+            *GUNICORN_LIMITS,
             # As the image runs it: the workers' heartbeat files on tmpfs, not on a disk.
             *(["--worker-tmp-dir", "/dev/shm"] if Path("/dev/shm").is_dir() else []),
             # Its control socket of its own (by default one in the home, for every gunicorn).
