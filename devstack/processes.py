@@ -187,6 +187,9 @@ class ApiProcess:
         self.process, self.log = spawn(args, self.env, self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.close()
+                raise RuntimeError(f"{self.target} exited early:\n{self.read_log()[-3000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -195,6 +198,9 @@ class ApiProcess:
                 time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"{self.target} did not come up")
+
+    def read_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is not None and not self.log.closed:
