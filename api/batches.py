@@ -10,8 +10,8 @@ from typing import Any
 import marshmallow as ma
 from flask import g, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
 from api.job_views import check_limits

@@ -8,10 +8,10 @@ import marshmallow as ma
 import redis
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
 from jobs.contract import QUEUE

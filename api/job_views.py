@@ -10,8 +10,8 @@ import marshmallow as ma
 import redis
 from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
