@@ -35,10 +35,10 @@ class StrictSchema(ma.Schema):
 
     @ma.pre_load
     def _few_fields(self, data: Any, **_: Any) -> Any:
-        if isinstance(data, dict) and len(data) > len(self.load_fields):
-            raise ma.ValidationError(
-                f"Unknown fields: this object has at most {len(self.load_fields)} fields."
-            )
+        known = len(self.load_fields)
+        if isinstance(data, dict) and len(data) > known:
+            fields = "field" if known == 1 else "fields"
+            raise ma.ValidationError(f"Unknown fields: this object has at most {known} {fields}.")
         return data
 
 
