@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from typing import Any
@@ -21,6 +22,8 @@ from jobs.contract import ANALYZE_TASK, QUEUE, JobStatus
 from jobs.queue import task_message
 from jobs.store import NewJob
 from jobs.telemetry import METRICS_KEY, Increments
+
+logger = logging.getLogger(__name__)
 
 blp = Blueprint("batches", __name__, url_prefix="/v1/batches", description="Batches of jobs")
 
@@ -86,6 +89,12 @@ class Batches(MethodView):
             owner=g.get("owner", ""),
             metrics=Increments(METRICS_KEY, dict(tasks), {}),
         )
+        for job in jobs:
+            tasks_of_job = ",".join(job.request["tasks"])
+            logger.info(
+                "job %s queued (%s) in batch %s", job.job_id, tasks_of_job, batch_id,
+                extra={"job_id": job.job_id},
+            )  # fmt: skip
         location = url_for("batches.Batch", batch_id=batch_id)
         return _progress(batch_id), 202, {"Location": location}
 
