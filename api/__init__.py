@@ -5,21 +5,23 @@ The API records jobs in Redis and enqueues them by task name; it never imports t
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
 import redis
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import batches, health, job_views, web
 from api.clients import ApiClients
-from api.errors import ApiError, ErrorSchema, register_error_handlers
+from api.errors import ApiError, ErrorSchema, payload_too_large, register_error_handlers
 from api.security import authenticate, rate_limit
 from api.settings import DEFAULTS, settings_from_env
 from jobs.broker import celery_config, create_celery
+from jobs.env import ConfigError
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging
 from jobs.store import JobStore
@@ -42,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         configure_logging("api")
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
-    app.config.from_mapping(settings_from_env() if test_config is None else settings_from_env({}))
+    app.config.from_mapping(_settings() if test_config is None else settings_from_env({}))
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -55,6 +57,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             client,
             ttl_seconds=app.config["JOB_TTL_SECONDS"],
             pending_ttl_seconds=app.config["PENDING_TTL_SECONDS"],
+            max_queued_jobs=app.config["MAX_QUEUED_JOBS"],
+            max_queued_bytes=app.config["MAX_QUEUED_BYTES"],
         ),
         telemetry=Telemetry(client),
         celery=create_celery(
@@ -72,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.before_request(authenticate)
     app.before_request(rate_limit)
+    app.before_request(_limit_streamed_body)
     app.before_request(_require_json_body)
     api = NewsApi(app)
     api.register_blueprint(health.blp)
@@ -83,6 +88,43 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # The app of a serving process (gunicorn's worker), built once for its life.
         freeze_startup_heap()
     return app
+
+
+# gunicorn's exit status of a worker that failed to boot: its master stops, with the reason,
+# instead of starting the worker again and again.
+_WORKER_BOOT_ERROR = 3
+
+
+def _settings() -> dict[str, Any]:
+    """The settings from the environment; a malformed one stops the process with one line
+    that names the variable (not a traceback)."""
+    try:
+        return settings_from_env()
+    except ConfigError as exc:
+        logger.error("newsnlp api not started: %s", exc)
+        raise SystemExit(_WORKER_BOOT_ERROR) from None
+
+
+def _limit_streamed_body() -> None:
+    """A body sent without Content-Length (chunked) is read here, at most the body limit and
+    one byte more: over the limit it is a 413 like any other, not a body cut at the limit
+    (werkzeug's own limit of a streamed body truncates it silently: a 400 "not JSON")."""
+    environ = request.environ
+    if request.method not in _BODY_METHODS or environ.get("CONTENT_LENGTH"):
+        return
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    stream = environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit and (chunk := stream.read(min(65_536, limit + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise payload_too_large()
+    environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
+    environ["CONTENT_LENGTH"] = str(size)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    request.__dict__.pop("content_length", None)  # werkzeug caches it: read again
 
 
 def _require_json_body() -> None:

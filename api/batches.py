@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from collections import Counter
 from typing import Any
 
 import marshmallow as ma
-from flask import url_for
+from flask import g, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
-from api.job_views import check_limits, submit
-from api.schemas import JobCreateSchema, LinksSchema, StrictSchema
-from jobs.contract import JobStatus
-from jobs.store import utc_now
+from api.job_views import check_limits
+from api.schemas import JobCreateSchema, LinksSchema, StrictSchema, check_length
+from api.security import charge, owns
+from jobs.contract import ANALYZE_TASK, QUEUE, JobStatus
+from jobs.queue import task_message
+from jobs.store import NewJob
+from jobs.telemetry import METRICS_KEY, Increments
+
+logger = logging.getLogger(__name__)
 
 blp = Blueprint("batches", __name__, url_prefix="/v1/batches", description="Batches of jobs")
 
@@ -31,6 +38,11 @@ class BatchCreateSchema(StrictSchema):
         validate=ma.validate.Length(min=1, max=MAX_BATCH),
         metadata={"description": f"1 to {MAX_BATCH} jobs, each as for POST /v1/jobs"},
     )
+
+    @ma.pre_load
+    def _short_list(self, data: Any, **_: Any) -> Any:
+        check_length(data, "jobs", MAX_BATCH, f"At most {MAX_BATCH} jobs per batch.")
+        return data
 
 
 class BatchJobSchema(ma.Schema):
@@ -54,15 +66,35 @@ class Batches(MethodView):
     @blp.arguments(BatchCreateSchema())
     @blp.response(202, BatchSchema)
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """Submit up to 100 jobs; all are validated before any is queued."""
+        """Submit up to 100 jobs: all are validated, then all queued at once, or none.
+
+        A batch of N jobs counts N requests towards the rate limit, and N jobs towards the
+        queue's caps (503 `queue_full` when they do not all fit).
+        """
         for i, job in enumerate(data["jobs"]):
             check_limits(job, prefix=("jobs", str(i)))
-        job_ids = [submit(job)[0] for job in data["jobs"]]
+        charge(len(data["jobs"]) - 1)  # the request itself is counted already
+        svc = clients()
+        jobs = []
+        for job in data["jobs"]:
+            job_id = uuid.uuid4().hex
+            message = task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], QUEUE)
+            jobs.append(NewJob(job_id, job, message))
+        tasks = Counter(f"submitted|{task}" for job in data["jobs"] for task in job["tasks"])
         batch_id = uuid.uuid4().hex
-        store = clients().store
-        key = BATCH_PREFIX + batch_id
-        store.client.hset(key, mapping={"created_at": utc_now(), "jobs": json.dumps(job_ids)})
-        store.client.expire(key, store.pending_ttl_seconds)
+        svc.store.create_batch(
+            BATCH_PREFIX + batch_id,
+            jobs,
+            QUEUE,
+            owner=g.get("owner", ""),
+            metrics=Increments(METRICS_KEY, dict(tasks), {}),
+        )
+        for job in jobs:
+            tasks_of_job = ",".join(job.request["tasks"])
+            logger.info(
+                "job %s queued (%s) in batch %s", job.job_id, tasks_of_job, batch_id,
+                extra={"job_id": job.job_id},
+            )  # fmt: skip
         location = url_for("batches.Batch", batch_id=batch_id)
         return _progress(batch_id), 202, {"Location": location}
 
@@ -78,7 +110,7 @@ class Batch(MethodView):
 def _progress(batch_id: str) -> dict[str, Any]:
     store = clients().store
     raw = store.client.hgetall(BATCH_PREFIX + batch_id) if len(batch_id) == 32 else {}
-    if not raw:
+    if not raw or not owns((raw.get(b"owner") or b"").decode()):
         raise ApiError(404, "batch_not_found", "No batch with this id.")
     job_ids: list[str] = json.loads(raw[b"jobs"])
     pipe = store.client.pipeline(transaction=False)

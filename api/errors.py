@@ -17,6 +17,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from jobs.store import QueueFull
+
 logger = logging.getLogger(__name__)
 
 # Stable messages of the HTTP errors raised by Flask/werkzeug/webargs themselves.
@@ -59,6 +61,12 @@ class ApiError(Exception):
         self.message = message
         self.errors = errors or {}
         self.headers = headers or {}
+
+
+def payload_too_large() -> ApiError:
+    """The 413 of a body over the limit, as werkzeug's own is answered."""
+    reason, message = _REASONS[413]
+    return ApiError(413, reason, message)
 
 
 def error_response(
@@ -108,6 +116,17 @@ def handle_redis_down(error: Exception) -> ResponseReturnValue:
     )
 
 
+def handle_queue_full(error: QueueFull) -> ResponseReturnValue:
+    logger.warning("job refused: the queue is full")
+    retry_after = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
+    return error_response(
+        503,
+        "queue_full",
+        "The queue is full; nothing was accepted: retry later.",
+        headers={"Retry-After": retry_after},
+    )
+
+
 def handle_unexpected(error: Exception) -> ResponseReturnValue:
     logger.exception("unhandled error")
     reason, message = _REASONS[500]
@@ -117,6 +136,7 @@ def handle_unexpected(error: Exception) -> ResponseReturnValue:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(QueueFull, handle_queue_full)
     for exc in (
         redis.exceptions.ConnectionError,
         redis.exceptions.TimeoutError,

@@ -8,13 +8,14 @@ import marshmallow as ma
 import redis
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
 from jobs.contract import QUEUE
+from jobs.store import JobStore
 from jobs.telemetry import Telemetry, histograms
 
 blp = Blueprint("health", __name__, description="Health, readiness and metrics")
@@ -67,8 +68,9 @@ class Ready(MethodView):
 class RedisMetricsCollector:
     """Exposes the cluster-wide figures kept in Redis (jobs.telemetry) at scrape time."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
+    def __init__(self, telemetry: Telemetry, store: JobStore) -> None:
         self.telemetry = telemetry
+        self.store = store
 
     def collect(self):  # type: ignore[no-untyped-def]
         snapshot = self.telemetry.snapshot()
@@ -92,6 +94,17 @@ class RedisMetricsCollector:
             "newsnlp_queue_depth",
             "Messages waiting in the queue",
             value=self.telemetry.queue_depth(QUEUE),
+        )
+        jobs, size = self.store.queued()
+        yield GaugeMetricFamily(
+            "newsnlp_queued_jobs",
+            "Jobs accepted and not ended yet, as NEWSNLP_MAX_QUEUED_JOBS caps them",
+            value=jobs,
+        )
+        yield GaugeMetricFamily(
+            "newsnlp_queued_bytes",
+            "Bytes of their requests and messages, as NEWSNLP_MAX_QUEUED_BYTES caps them",
+            value=size,
         )
         yield GaugeMetricFamily(
             "newsnlp_workers_live",
@@ -118,5 +131,6 @@ class Metrics(MethodView):
     def get(self) -> Response:
         """Metrics of the whole service in the Prometheus text format."""
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(RedisMetricsCollector(clients().telemetry))  # type: ignore[arg-type]
+        svc = clients()
+        registry.register(RedisMetricsCollector(svc.telemetry, svc.store))  # type: ignore[arg-type]
         return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -8,13 +8,14 @@ from typing import Any
 
 import marshmallow as ma
 import redis
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
+from api.security import owns
 from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
 from jobs.queue import task_message
 from jobs.store import JobRecord, record_body, request_hash
@@ -79,6 +80,7 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
         idempotency_key=idempotency_key,
         enqueue=(QUEUE, task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], QUEUE)),
         metrics=submitted_increments(data["tasks"]),
+        owner=g.get("owner", ""),
     )
     if not creation.created:
         existing = svc.store.get(creation.job_id)
@@ -189,8 +191,19 @@ class Job(MethodView):
 
 
 def _get(job_id: str, wait: float = 0.0) -> JobRecord:
-    """The job's record (once it has ended, waiting up to `wait` s); 404 if there is none."""
-    record = clients().store.wait(job_id, wait) if _valid_id(job_id) else None
+    """The job's record (once it has ended, waiting up to `wait` s); 404 if there is none,
+    or if it is another API key's job (checked before any wait)."""
+    store = clients().store
+    record = None
+    if _valid_id(job_id):
+        if current_app.config["API_KEYS"]:
+            record = store.get(job_id)
+            if record is not None and not owns(record.owner):
+                record = None
+            if record is not None and record.status not in TERMINAL_STATUSES and wait > 0:
+                record = store.wait(job_id, wait)
+        else:
+            record = store.wait(job_id, wait)
     if record is None:
         raise ApiError(404, "job_not_found", "No job with this id.")
     return record

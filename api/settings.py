@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from api.security import parse_api_keys
-from jobs.env import ConfigError, env_int, env_str
+from jobs.env import ConfigError, env_bool, env_int, env_redis_url, env_str
+from jobs.store import DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_JOBS
 from jobs.webhooks import parse_allowlist
 
 
@@ -15,8 +16,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The Flask config keys of newsnlp, from NEWSNLP_* variables and REDIS_URL."""
     env = os.environ if env is None else env
     max_chars = env_int(env, "NEWSNLP_MAX_ARTICLE_CHARS", 200_000, minimum=1)
+    api_keys = _api_keys(env_str(env, "NEWSNLP_API_KEYS", None))
+    protect_ops = env_bool(env, "NEWSNLP_PROTECT_OPS", False)
+    if protect_ops and not api_keys:
+        raise ConfigError("NEWSNLP_PROTECT_OPS needs NEWSNLP_API_KEYS: there is no key to ask for")
     return {
-        "REDIS_URL": env_str(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_URL": env_redis_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
         "MAX_ARTICLE_CHARS": max_chars,
         "MAX_HTML_CHARS": env_int(env, "NEWSNLP_MAX_HTML_CHARS", 5 * max_chars, minimum=1),
         "MAX_CLAIMS": env_int(env, "NEWSNLP_MAX_CLAIMS", 20, minimum=1, maximum=200),
@@ -27,7 +32,15 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "JOB_TTL_SECONDS": env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
         "PENDING_TTL_SECONDS": env_int(env, "NEWSNLP_PENDING_TTL_SECONDS", 7 * 86_400, minimum=60),
         "RETRY_AFTER_SECONDS": env_int(env, "NEWSNLP_RETRY_AFTER_SECONDS", 5, minimum=1),
-        "API_KEYS": _api_keys(env_str(env, "NEWSNLP_API_KEYS", None)),
+        "API_KEYS": api_keys,
+        "PROTECT_OPS": protect_ops,
+        "AUTH_FAILURES_PER_MINUTE": env_int(env, "NEWSNLP_AUTH_FAILURES_PER_MINUTE", 10, minimum=0),
+        "MAX_QUEUED_JOBS": env_int(
+            env, "NEWSNLP_MAX_QUEUED_JOBS", DEFAULT_MAX_QUEUED_JOBS, minimum=1
+        ),
+        "MAX_QUEUED_BYTES": env_int(
+            env, "NEWSNLP_MAX_QUEUED_BYTES", DEFAULT_MAX_QUEUED_BYTES, minimum=1
+        ),
         "WEBHOOKS_ENABLED": bool(env_str(env, "NEWSNLP_WEBHOOK_SECRET", None)),
         "WEBHOOK_ALLOWLIST": parse_allowlist(env_str(env, "NEWSNLP_WEBHOOK_ALLOWLIST", None)),
         "TRUSTED_PROXIES": env_int(env, "NEWSNLP_TRUSTED_PROXIES", 0, minimum=0, maximum=5),

@@ -16,6 +16,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
 
+# gunicorn's limits on a request's head, the same wherever the API runs (docker/entrypoint.sh
+# has them too; tests/unit/test_docker.py compares): a request line up to 8190 bytes (its
+# maximum; 4094 by default) reaches the app, whose errors are JSON; a longer one gets
+# gunicorn's own plain-text 400/414.
+GUNICORN_LIMITS = ["--limit-request-line", "8190"]
+
 
 def service_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
@@ -171,6 +177,7 @@ class ApiProcess:
         args = [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
+            *GUNICORN_LIMITS,
             # As the image runs it: the workers' heartbeat files on tmpfs, not on a disk.
             *(["--worker-tmp-dir", "/dev/shm"] if Path("/dev/shm").is_dir() else []),
             # Its control socket of its own (by default one in the home, for every gunicorn).
@@ -180,6 +187,9 @@ class ApiProcess:
         self.process, self.log = spawn(args, self.env, self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.close()
+                raise RuntimeError(f"{self.target} exited early:\n{self.read_log()[-3000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -188,6 +198,9 @@ class ApiProcess:
                 time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"{self.target} did not come up")
+
+    def read_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is not None and not self.log.closed:

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from devstack.local_redis import LocalRedis
+from devstack.processes import GUNICORN_LIMITS
 from jobs.env import env_int, env_str
 
 logger = logging.getLogger("newsnlp.run")
@@ -133,7 +134,7 @@ def main() -> int:
             [
                 str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}",
                 "--workers", str(api_workers), "--threads", "4",
-                "--graceful-timeout", "10", "--access-logfile", "-",
+                "--graceful-timeout", "10", "--access-logfile", "-", *GUNICORN_LIMITS,
                 "--control-socket", str(run_dir / "gunicorn.ctl"),
                 "api:create_app()",
             ],

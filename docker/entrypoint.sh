@@ -10,6 +10,7 @@ case "$role" in
     exec gunicorn --bind "0.0.0.0:${NEWSNLP_PORT:-8000}" \
       --workers "${NEWSNLP_API_WORKERS:-2}" --threads 4 \
       --graceful-timeout 10 --worker-tmp-dir /dev/shm \
+      --limit-request-line 8190 \
       --access-logfile - "api:create_app()"
     ;;
   worker)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -69,4 +70,27 @@ def env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[s
     value = env_str(env, name, default) or default
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def env_redis_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """A Redis URL (redis://, rediss:// or unix://) whose host, port and database parse."""
+    value = env_str(env, name, default) or default
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid Redis URL") from None
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            f"{name} must start with one of {', '.join(s + '://' for s in REDIS_SCHEMES)}"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"{name} has no host")
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        raise ConfigError(f"{name}: the database (after the host) must be a number")
     return value

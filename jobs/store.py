@@ -24,18 +24,34 @@ from jobs.contract import TERMINAL_STATUSES, JobStatus
 from jobs.telemetry import Increments
 
 
-def _add_metrics_lua(first: int) -> str:
+def _add_metrics_lua(first: int | str) -> str:
     """Lua that adds the `Increments` passed from ARGV[first] on (`_metrics_args`), if any:
-    the hash, the number of counts, the (field, count) pairs, then (field, amount) pairs."""
+    the hash, the number of counts, the (field, count) pairs, then (field, amount) pairs.
+    `first` is a number or a Lua expression."""
     return f"""
-if #ARGV >= {first} then
-  local counts_end = {first + 1} + 2 * tonumber(ARGV[{first + 1}])
-  for i = {first + 2}, counts_end, 2 do
-    redis.call('HINCRBY', ARGV[{first}], ARGV[i], ARGV[i + 1])
+local m = {first}
+if #ARGV >= m then
+  local counts_end = m + 1 + 2 * tonumber(ARGV[m + 1])
+  for i = m + 2, counts_end, 2 do
+    redis.call('HINCRBY', ARGV[m], ARGV[i], ARGV[i + 1])
   end
   for i = counts_end + 1, #ARGV, 2 do
-    redis.call('HINCRBYFLOAT', ARGV[{first}], ARGV[i], ARGV[i + 1])
+    redis.call('HINCRBYFLOAT', ARGV[m], ARGV[i], ARGV[i + 1])
   end
+end
+"""
+
+
+# A job counts towards the queue's caps from its creation until it ends: its record holds
+# what it counts for (`queued_bytes`) until then, and the scripts that end a job (_START
+# when out of attempts, _FINISH, _CANCEL) give it back here, once. KEYS[2] and KEYS[3] are
+# the counters of jobs and bytes.
+_RELEASE = """
+local counted = redis.call('HGET', KEYS[1], 'queued_bytes')
+if counted then
+  redis.call('HDEL', KEYS[1], 'queued_bytes')
+  redis.call('DECR', KEYS[2])
+  redis.call('DECRBY', KEYS[3], counted)
 end
 """
 
@@ -52,7 +68,8 @@ def _metrics_args(metrics: Increments | None) -> list[str | int]:
     ]
 
 
-_START = """
+_START = (
+    """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing', false} end
 if status == 'succeeded' or status == 'failed' or status == 'canceled' then
@@ -63,12 +80,16 @@ if attempts >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[3])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
   redis.call('PUBLISH', ARGV[5], 'failed')
+"""
+    + _RELEASE
+    + """
   return {'failed', false}
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 return {'running', redis.call('HGET', KEYS[1], 'request')}
 """
+)
 
 _FINISH = (
     """
@@ -83,6 +104,7 @@ redis.call('HINCRBY', KEYS[1], 'writes', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
 """
+    + _RELEASE
     + _add_metrics_lua(7)
     + """
 return 1
@@ -90,14 +112,35 @@ return 1
 )
 
 
+# Whether `n` more jobs of `size` bytes in all fit under the caps ARGV[cap], ARGV[cap + 1]
+# (counters KEYS[first], KEYS[first + 1]); if they do, they are counted.
+_ADMIT = """
+local function admit(first, cap, n, size)
+  local jobs = tonumber(redis.call('GET', KEYS[first]) or '0')
+  local bytes = tonumber(redis.call('GET', KEYS[first + 1]) or '0')
+  if jobs + n > tonumber(ARGV[cap]) or bytes + size > tonumber(ARGV[cap + 1]) then
+    return false
+  end
+  redis.call('INCRBY', KEYS[first], n)
+  redis.call('INCRBY', KEYS[first + 1], size)
+  return true
+end
+"""
+
+# KEYS: the job, the counters of queued jobs and bytes. ARGV: id, now, request, pending TTL,
+# idempotency key, request digest, idempotency TTL, queue list, message, owner, the caps on
+# jobs and bytes, the job's size; then metrics. Answers {1, id}, {0, '<id> <digest>'} (the
+# idempotency key's job) or {2, ''} (the queue is full: nothing recorded).
 _CREATE = (
-    """
+    _ADMIT
+    + """
 if ARGV[5] ~= '' then
   local existing = redis.call('GET', ARGV[5])
   if existing then return {0, existing} end
 end
+if not admit(2, 11, 1, tonumber(ARGV[13])) then return {2, ''} end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'created_at', ARGV[2],
-           'attempts', 0, 'request', ARGV[3])
+           'attempts', 0, 'request', ARGV[3], 'owner', ARGV[10], 'queued_bytes', ARGV[13])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('SET', ARGV[5], ARGV[1] .. ' ' .. ARGV[6], 'EX', ARGV[7])
@@ -106,9 +149,35 @@ if ARGV[8] ~= '' then
   redis.call('LPUSH', ARGV[8], ARGV[9])
 end
 """
-    + _add_metrics_lua(10)
+    + _add_metrics_lua(14)
     + """
 return {1, ARGV[1]}
+"""
+)
+
+# A batch, all or nothing. KEYS: the counters of queued jobs and bytes, the batch, then each
+# job. ARGV: now, pending TTL, owner, the caps on jobs and bytes, queue list, the batch's
+# job ids (JSON), its size in bytes, then (id, request, message, size) for each job; then
+# metrics. Answers 1, or 0 when the queue is full (nothing recorded).
+_CREATE_BATCH = (
+    _ADMIT
+    + """
+local n = #KEYS - 3
+if not admit(1, 4, n, tonumber(ARGV[8])) then return 0 end
+for j = 1, n do
+  local a = 8 + 4 * (j - 1)
+  redis.call('HSET', KEYS[3 + j], 'id', ARGV[a + 1], 'status', 'queued', 'created_at', ARGV[1],
+             'attempts', 0, 'request', ARGV[a + 2], 'owner', ARGV[3],
+             'queued_bytes', ARGV[a + 4])
+  redis.call('EXPIRE', KEYS[3 + j], ARGV[2])
+  redis.call('LPUSH', ARGV[6], ARGV[a + 3])
+end
+redis.call('HSET', KEYS[3], 'created_at', ARGV[1], 'jobs', ARGV[7], 'owner', ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+"""
+    + _add_metrics_lua("9 + 4 * n")
+    + """
+return 1
 """
 )
 
@@ -122,6 +191,7 @@ redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[1],
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], 'canceled')
 """
+    + _RELEASE
     + _add_metrics_lua(5)
     + """
 return 'was_' .. status
@@ -155,6 +225,7 @@ class JobRecord:
     result: dict[str, Any] | None
     error: dict[str, Any] | None
     webhook: dict[str, Any] | None = None
+    owner: str = ""  # the hash of the API key that created the job ("": created without keys)
 
 
 def record_body(record: JobRecord) -> dict[str, Any]:
@@ -170,6 +241,23 @@ def record_body(record: JobRecord) -> dict[str, Any]:
         "error": record.error,
         **({"webhook": record.webhook} if record.webhook else {}),
     }
+
+
+class QueueFull(Exception):
+    """The queue holds as many jobs, or bytes of jobs, as its caps allow: nothing was recorded."""
+
+
+DEFAULT_MAX_QUEUED_JOBS = 10_000
+DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One job of a batch to record: its id, request and queue message."""
+
+    job_id: str
+    request: dict[str, Any]
+    message: str
 
 
 @dataclass(frozen=True)
@@ -196,6 +284,10 @@ class JobStore:
     record lives `pending_ttl_seconds` (default 7 days, never less than `ttl_seconds`), so
     that a job waiting in a long queue cannot expire before it runs, while a record whose
     job can never run (its message lost with a Redis that had no persistence) still goes.
+
+    Jobs that have not ended are counted, with their size (request and queue message), under
+    `<counter_prefix>jobs` and `<counter_prefix>bytes`; a job that would take either over its
+    cap (`max_queued_jobs`, `max_queued_bytes`) is refused (`QueueFull`) and nothing is kept.
     """
 
     def __init__(
@@ -207,8 +299,14 @@ class JobStore:
         max_attempts: int = 3,
         prefix: str = "newsnlp:job:",
         idempotency_prefix: str = "newsnlp:idem:",
+        counter_prefix: str = "newsnlp:queued:",
+        max_queued_jobs: int = DEFAULT_MAX_QUEUED_JOBS,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         wait_recheck_seconds: float = 1.0,
     ) -> None:
+        self.counters = [counter_prefix + "jobs", counter_prefix + "bytes"]
+        self.max_queued_jobs = max_queued_jobs
+        self.max_queued_bytes = max_queued_bytes
         self.idempotency_prefix = idempotency_prefix
         self.client = client
         self.ttl_seconds = ttl_seconds
@@ -218,6 +316,7 @@ class JobStore:
         self.wait_recheck_seconds = wait_recheck_seconds
         self._local = threading.local()  # each thread's subscriber, for `wait`
         self._create = client.register_script(_CREATE)
+        self._create_batch = client.register_script(_CREATE_BATCH)
         self._start = client.register_script(_START)
         self._finish = client.register_script(_FINISH)
         self._cancel = client.register_script(_CANCEL)
@@ -238,9 +337,11 @@ class JobStore:
         idempotency_ttl: int = 86_400,
         enqueue: tuple[str, str] | None = None,
         metrics: Increments | None = None,
+        owner: str = "",
     ) -> Creation:
-        """Record a queued job. With an idempotency key already used, create nothing and
-        return the job that key made (the caller compares `request_hash`).
+        """Record a queued job of `owner`. With an idempotency key that `owner` already used,
+        create nothing and return the job that key made (the caller compares `request_hash`);
+        the same key of another owner is another key. Over a cap, `QueueFull`.
 
         In the same atomic step, `enqueue=(list, message)` pushes the job's queue message
         (`jobs.queue.task_message`) and `metrics` are added: a job is recorded exactly when
@@ -250,9 +351,10 @@ class JobStore:
         digest = request_hash(request, payload)
         idem_key = ""
         if idempotency_key is not None:
-            idem_key = self._idempotency_key(idempotency_key)
+            idem_key = self._idempotency_key(idempotency_key, owner)
+        list_name, message = enqueue or ("", "")
         created, value = self._create(
-            keys=[self.key(job_id)],
+            keys=[self.key(job_id), *self.counters],
             args=[
                 job_id,
                 utc_now(),
@@ -261,17 +363,69 @@ class JobStore:
                 idem_key,
                 digest,
                 idempotency_ttl,
-                *(enqueue or ("", "")),
+                list_name,
+                message,
+                owner,
+                self.max_queued_jobs,
+                self.max_queued_bytes,
+                len(payload.encode("utf-8")) + len(message),
                 *_metrics_args(metrics),
             ],  # fmt: skip
         )
+        if created == 2:
+            raise QueueFull
         if created:
             return Creation(job_id=job_id, created=True, request_hash=digest)
         existing_id, existing_hash = (_text(value) or "").split(" ", 1)
         return Creation(job_id=existing_id, created=False, request_hash=existing_hash)
 
-    def _idempotency_key(self, idempotency_key: str) -> str:
-        return self.idempotency_prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()
+    def create_batch(
+        self,
+        batch_key: str,
+        jobs: list[NewJob],
+        queue: str,
+        *,
+        owner: str = "",
+        metrics: Increments | None = None,
+    ) -> None:
+        """Record a batch and its jobs, each queued, in one atomic step: all of them, or
+        none (`QueueFull`) when they do not all fit under the caps."""
+        payloads = [request_payload(job.request) for job in jobs]
+        sizes = [
+            len(payload.encode("utf-8")) + len(job.message)
+            for payload, job in zip(payloads, jobs, strict=True)
+        ]
+        per_job = [
+            item
+            for job, payload, size in zip(jobs, payloads, sizes, strict=True)
+            for item in (job.job_id, payload, job.message, size)
+        ]
+        admitted = self._create_batch(
+            keys=[*self.counters, batch_key, *(self.key(job.job_id) for job in jobs)],
+            args=[
+                utc_now(),
+                self.pending_ttl_seconds,
+                owner,
+                self.max_queued_jobs,
+                self.max_queued_bytes,
+                queue,
+                json.dumps([job.job_id for job in jobs]),
+                sum(sizes),
+                *per_job,
+                *_metrics_args(metrics),
+            ],  # fmt: skip
+        )
+        if not admitted:
+            raise QueueFull
+
+    def queued(self) -> tuple[int, int]:
+        """The jobs not ended yet, and their bytes, as the caps count them."""
+        jobs, size = self.client.mget(self.counters)
+        return int(jobs or 0), int(size or 0)
+
+    def _idempotency_key(self, idempotency_key: str, owner: str) -> str:
+        scoped = f"{owner}\n{idempotency_key}" if owner else idempotency_key
+        return self.idempotency_prefix + hashlib.sha256(scoped.encode()).hexdigest()
 
     def cancel(self, job_id: str, metrics: Increments | None = None) -> str:
         """Cancel a queued or running job. Returns 'missing', the terminal status the job
@@ -279,7 +433,9 @@ class JobStore:
         step, only when the job is canceled."""
         error = json.dumps({"code": "canceled", "message": "the job was canceled by a client"})
         args: list[Any] = [utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)]
-        outcome = self._cancel(keys=[self.key(job_id)], args=[*args, *_metrics_args(metrics)])
+        outcome = self._cancel(
+            keys=[self.key(job_id), *self.counters], args=[*args, *_metrics_args(metrics)]
+        )
         return _text(outcome) or "missing"
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -292,6 +448,7 @@ class JobStore:
             "result",
             "error",
             "webhook",
+            "owner",
         )
         values = self.client.hmget(self.key(job_id), fields)
         raw = {name: _text(value) for name, value in zip(fields, values, strict=True)}
@@ -307,6 +464,7 @@ class JobStore:
             result=json.loads(raw["result"]) if raw["result"] else None,
             error=json.loads(raw["error"]) if raw["error"] else None,
             webhook=json.loads(raw["webhook"]) if raw["webhook"] else None,
+            owner=raw["owner"] or "",
         )
 
     def wait(self, job_id: str, timeout: float) -> JobRecord | None:
@@ -383,7 +541,7 @@ class JobStore:
             }
         )
         status, request = self._start(
-            keys=[self.key(job_id)],
+            keys=[self.key(job_id), *self.counters],
             args=[
                 utc_now(),
                 self.max_attempts,
@@ -425,7 +583,7 @@ class JobStore:
             self.ended_channel(job_id),
             *_metrics_args(metrics),
         ]
-        return bool(self._finish(keys=[self.key(job_id)], args=args))
+        return bool(self._finish(keys=[self.key(job_id), *self.counters], args=args))
 
 
 def _text(value: bytes | str | None) -> str | None:

@@ -24,7 +24,13 @@ from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, descendants
 
 TTL = 60
-ENV = {"NEWSNLP_JOB_TTL_SECONDS": str(TTL), "NEWSNLP_TORCH_THREADS": "1"}
+# The jobs are submitted faster than two workers end them: the queue's cap on jobs not ended
+# (10,000 by default) is raised for this stack, so that all of them are accepted.
+ENV = {
+    "NEWSNLP_JOB_TTL_SECONDS": str(TTL),
+    "NEWSNLP_TORCH_THREADS": "1",
+    "NEWSNLP_MAX_QUEUED_JOBS": "1000000",
+}
 
 
 def rss_mb(pid: int) -> float:

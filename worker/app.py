@@ -30,7 +30,7 @@ from jobs.contract import ANALYZE_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
 from jobs.telemetry import Telemetry
-from worker.preflight import check_model_paths
+from worker.preflight import check_model_paths, check_redis
 from worker.runtime import configure_threads
 from worker.settings import WorkerSettings
 from worker.tasks import register_tasks
@@ -48,8 +48,10 @@ class WorkerApp(Celery):
 
 
 def create_app(settings: WorkerSettings) -> WorkerApp:
-    """The worker's Celery app; fails at once when a configured model folder is missing."""
+    """The worker's Celery app; fails at once when a configured model folder is missing or
+    Redis does not answer."""
     check_model_paths(settings)
+    check_redis(settings)
     app = WorkerApp(settings)
     app.conf.update(
         celery_config(

@@ -10,7 +10,13 @@ from worker.runtime import set_openmp_defaults
 # Before anything loads torch: libgomp reads these once (worker/runtime.py says why).
 set_openmp_defaults()
 
+from jobs.env import ConfigError  # noqa: E402
 from worker.app import create_app  # noqa: E402
+from worker.preflight import ModelFolderMissing, RedisUnreachable  # noqa: E402
 from worker.settings import WorkerSettings  # noqa: E402
 
-app = create_app(WorkerSettings.from_env())
+try:
+    app = create_app(WorkerSettings.from_env())
+except (ConfigError, ModelFolderMissing, RedisUnreachable) as exc:
+    # One line naming the cause, not a traceback inside Celery's "Unable to load" message.
+    raise SystemExit(f"newsnlp worker not started: {exc}") from None

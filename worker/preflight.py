@@ -4,11 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
+
 from worker.settings import WorkerSettings
 
 
 class ModelFolderMissing(RuntimeError):
     """A configured model folder does not exist: the worker must not start."""
+
+
+class RedisUnreachable(RuntimeError):
+    """The worker's Redis does not answer at its start: the worker must not start."""
+
+
+def check_redis(settings: WorkerSettings, timeout: float = 3.0) -> None:
+    """Fail at startup when Redis does not answer within `timeout` s, with the cause, instead
+    of Celery's own retries at start (100 of them, minutes) and a worker that looks alive."""
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        # The URL may hold a password: only its host part is named.
+        where = settings.redis_url.rpartition("@")[2]
+        raise RedisUnreachable(
+            f"Redis at REDIS_URL ({where}) does not answer: {type(exc).__name__}"
+        ) from None
+    finally:
+        client.close()
 
 
 def check_model_paths(settings: WorkerSettings) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.env import env_bool, env_choice, env_float, env_int, env_str
+from jobs.env import env_bool, env_choice, env_float, env_int, env_redis_url, env_str
 from jobs.webhooks import parse_allowlist
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ class WorkerSettings:
         soft = env_int(env, "NEWSNLP_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
         hard = env_int(env, "NEWSNLP_TASK_TIME_LIMIT", soft + 30, minimum=soft + 1)
         return cls(
-            redis_url=env_str(env, "REDIS_URL", "redis://127.0.0.1:6379/0") or "",
+            redis_url=env_redis_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
             job_ttl_seconds=env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
             soft_time_limit=soft,
             time_limit=hard,

@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
+from devstack.processes import GUNICORN_LIMITS
 from tests.conftest import REPO_ROOT
 
 DOCKER = REPO_ROOT / "docker"
@@ -146,7 +147,11 @@ def fake_servers(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("role", "program", "expected"),
     [
-        ("api", "gunicorn", ["--bind 0.0.0.0:8000", "api:create_app()", "--workers 2"]),
+        (
+            "api",
+            "gunicorn",
+            ["--bind 0.0.0.0:8000", "api:create_app()", "--workers 2", " ".join(GUNICORN_LIMITS)],
+        ),
         (
             "worker",
             "celery",

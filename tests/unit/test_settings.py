@@ -58,3 +58,74 @@ def test_app_factory_takes_a_test_config():
     assert app.config["TESTING"] is True
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     assert {"/healthz", "/v1/jobs", "/v1/jobs/<string:job_id>"} <= rules
+
+
+def test_queue_caps_and_key_settings_default_and_parse():
+    config = settings_from_env({})
+    assert config["MAX_QUEUED_JOBS"] == 10_000
+    assert config["MAX_QUEUED_BYTES"] == 256 * 1024 * 1024
+    assert config["PROTECT_OPS"] is False
+    assert config["AUTH_FAILURES_PER_MINUTE"] == 10
+    digest = "0" * 64
+    custom = settings_from_env(
+        {
+            "NEWSNLP_MAX_QUEUED_JOBS": "50",
+            "NEWSNLP_MAX_QUEUED_BYTES": "1000000",
+            "NEWSNLP_API_KEYS": f"a={digest}",
+            "NEWSNLP_PROTECT_OPS": "yes",
+            "NEWSNLP_AUTH_FAILURES_PER_MINUTE": "0",
+        }
+    )
+    assert (custom["MAX_QUEUED_JOBS"], custom["MAX_QUEUED_BYTES"]) == (50, 1_000_000)
+    assert custom["PROTECT_OPS"] is True
+    assert custom["AUTH_FAILURES_PER_MINUTE"] == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"NEWSNLP_MAX_QUEUED_JOBS": "0"}, "NEWSNLP_MAX_QUEUED_JOBS"),
+        ({"NEWSNLP_MAX_QUEUED_BYTES": "256MiB"}, "NEWSNLP_MAX_QUEUED_BYTES"),
+        ({"NEWSNLP_PROTECT_OPS": "maybe"}, "NEWSNLP_PROTECT_OPS"),
+        # Protecting the operations endpoints with no key to ask for is a mistake, not "open".
+        ({"NEWSNLP_PROTECT_OPS": "true"}, "NEWSNLP_PROTECT_OPS"),
+        ({"NEWSNLP_AUTH_FAILURES_PER_MINUTE": "-1"}, "NEWSNLP_AUTH_FAILURES_PER_MINUTE"),
+    ],
+)
+def test_bad_queue_and_key_settings_are_errors(env, variable):
+    with pytest.raises(ConfigError, match=variable):
+        settings_from_env(env)
+
+
+BAD_REDIS_URLS = [
+    "redis//127.0.0.1:6379",
+    "127.0.0.1:6379",
+    "http://127.0.0.1:6379/0",
+    "redis://127.0.0.1:port/0",
+    "redis://127.0.0.1:99999/0",
+    "redis:///0",
+    "redis://127.0.0.1:6379/zero",
+]
+
+
+@pytest.mark.parametrize("url", BAD_REDIS_URLS)
+def test_a_malformed_redis_url_is_an_error_naming_the_variable(url):
+    with pytest.raises(ConfigError, match="^REDIS_URL"):
+        settings_from_env({"REDIS_URL": url})
+    with pytest.raises(ConfigError, match="^REDIS_URL"):
+        WorkerSettings.from_env({"REDIS_URL": url})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "redis://redis",
+        "rediss://:pass@redis.example:6380/2",
+        "redis://user:p%40ss@[::1]:6379/1",
+        "unix:///run/redis.sock?db=1",
+    ],
+)
+def test_well_formed_redis_urls_pass(url):
+    assert settings_from_env({"REDIS_URL": url})["REDIS_URL"] == url
+    assert WorkerSettings.from_env({"REDIS_URL": url}).redis_url == url
