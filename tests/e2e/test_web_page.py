@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.conftest import CLUTTER, REFERENCE_TITLE, REPO_ROOT
+from tests.conftest import CLUTTER, REFERENCE_TITLE
+from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = REPO_ROOT / "var" / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (make install-browser, as root)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
 
 @pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 1600})
-    page = context.new_page()
-    yield page
-    context.close()
+def page(open_page):
+    return open_page("/")
 
 
 def test_paste_an_article_and_read_summary_and_stance(stack, page, reference_text):
-    page.goto(stack.url + "/")
     page.fill("#title", REFERENCE_TITLE)
     page.fill("#article", reference_text)
     page.fill("#claims", f"{REFERENCE_TITLE}\nBarcelona beat Real Madrid 3-1")
@@ -69,7 +44,6 @@ def test_paste_an_article_and_read_summary_and_stance(stack, page, reference_tex
 
 
 def test_errors_are_shown_plainly(stack, page):
-    page.goto(stack.url + "/")
     page.fill("#title", "A title")
     page.fill("#article", "   ")
     page.click("#submit")
