@@ -115,38 +115,44 @@ function focusEvidence(evidence) {
   }
 }
 
+function claimCard(stance) {
+  // One claim: its text, the stance, the scores and the evidence sentences.
+  const card = document.createElement("li");
+  card.className = "claim";
+  const claim = document.createElement("h3");
+  claim.className = "claim-text";
+  claim.textContent = stance.claim;
+  const badge = document.createElement("span");
+  badge.className = "badge " + stance.label;
+  badge.textContent = stance.label;
+  const label = document.createElement("p");
+  label.className = "label";
+  label.append(badge);
+  const scores = document.createElement("p");
+  scores.className = "scores";
+  scores.textContent = Object.entries(stance.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(" · ");
+  const evidence = document.createElement("ul");
+  evidence.className = "evidence";
+  for (const e of stance.evidence) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "“" + e.text + "”";
+    button.addEventListener("click", () => focusEvidence(e));
+    const item = document.createElement("li");
+    item.append(button);
+    evidence.append(item);
+  }
+  card.append(claim, label, scores, evidence);
+  return card;
+}
+
 function renderResults(job) {
   const result = job.result;
   $("results").hidden = false;
   $("summary").textContent = result.summary ? result.summary.text : "(no summary requested)";
-  const body = $("stance").querySelector("tbody");
-  body.replaceChildren();
-  for (const stance of result.stance || []) {
-    const tr = document.createElement("tr");
-    const claim = document.createElement("td");
-    claim.textContent = stance.claim;
-    const label = document.createElement("td");
-    const badge = document.createElement("span");
-    badge.className = "badge " + stance.label;
-    badge.textContent = stance.label;
-    label.append(badge);
-    const scores = document.createElement("td");
-    scores.className = "scores";
-    scores.textContent = Object.entries(stance.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(" · ");
-    const evidence = document.createElement("td");
-    evidence.className = "evidence";
-    for (const e of stance.evidence) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = "“" + e.text + "”";
-      button.addEventListener("click", () => focusEvidence(e));
-      const div = document.createElement("div");
-      div.append(button);
-      evidence.append(div);
-    }
-    tr.append(claim, label, scores, evidence);
-    body.append(tr);
-  }
+  const list = $("stance");
+  list.replaceChildren();
+  for (const stance of result.stance || []) list.append(claimCard(stance));
   $("stance").hidden = !(result.stance || []).length;
   renderArticle(result.article.text, result.summary ? result.summary.sentences : []);
 }

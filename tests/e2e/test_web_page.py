@@ -31,12 +31,12 @@ def test_paste_an_article_and_read_summary_and_stance(stack, page, reference_tex
         assert clutter not in page.inner_text("#article-view")
     assert page.locator("#article-view mark").count() == 3  # the summary, highlighted
 
-    rows = page.locator("#stance tbody tr")
+    rows = page.locator("#stance > li")
     assert rows.count() == 2
     assert rows.nth(0).locator(".badge").inner_text() != "unrelated"
     assert rows.nth(1).locator(".badge").inner_text() == "unrelated"
 
-    rows.nth(0).locator("td.evidence button").first.click()
+    rows.nth(0).locator(".evidence button").first.click()
     assert page.locator("#article-view mark.evidence").count() == 1
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
