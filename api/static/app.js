@@ -1,9 +1,10 @@
-// The newsnlp page: submit a job, long-poll it, show summary, stance and the article.
+// The newsnlp page: submit a job, poll it each second, show summary, stance and the article.
 // All article and claim text goes into the page through textContent, never innerHTML.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const STEPS = { queued: 1, running: 2, succeeded: 3, failed: 3, canceled: 3 };
+const DETAILS = { queued: "waiting for a worker…", running: "a worker is analysing the article…" };
 
 function headers() {
   const h = { "Content-Type": "application/json" };
@@ -54,11 +55,13 @@ function buildRequest() {
 }
 
 async function poll(url) {
+  // ?wait=1 answers as soon as the job ends, else after a second with its status as it is:
+  // "running" shows when a worker takes the job, the end shows at once.
   for (;;) {
-    const response = await fetch(url + "?wait=25", { headers: headers() });
+    const response = await fetch(url + "?wait=1", { headers: headers() });
     const body = await response.json();
     if (!response.ok) throw body;
-    setStatus(body.status, body.status === "running" ? "a worker is analysing the article…" : "");
+    setStatus(body.status, DETAILS[body.status]);
     if (["succeeded", "failed", "canceled"].includes(body.status)) return body;
   }
 }
@@ -166,7 +169,7 @@ $("job-form").addEventListener("submit", async (event) => {
     const response = await fetch("/v1/jobs", { method: "POST", headers: headers(), body: JSON.stringify(buildRequest()) });
     const created = await response.json();
     if (!response.ok) throw created;
-    setStatus("queued", "waiting for a worker…");
+    setStatus("queued", DETAILS.queued);
     const job = await poll(created.links.self);
     if (job.status === "succeeded") renderResults(job);
     else showError({ message: job.error ? job.error.message : "The job " + job.status + "." });

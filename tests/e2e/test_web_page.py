@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
+import requests
 
 from tests.conftest import CLUTTER, REFERENCE_TITLE
 from tests.e2e.conftest import ARTIFACTS
@@ -50,3 +53,32 @@ def test_errors_are_shown_plainly(stack, page):
     page.wait_for_selector("#error:not([hidden])", timeout=10_000)
     assert "not valid" in page.inner_text("#error-message")
     assert "article.text" in page.inner_text("#error-fields")
+
+
+RECORD_STATUSES = """() => {
+  window.statuses = [];
+  const label = document.getElementById("status-label");
+  new MutationObserver(() => {
+    if (window.statuses.at(-1) !== label.textContent) window.statuses.push(label.textContent);
+  }).observe(label, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+def test_the_page_shows_running_while_a_worker_analyses(stack, page, reference_text):
+    # Long enough that the worker spends seconds on it: twenty copies of the article, each
+    # paragraph told apart (the cleaner drops repeated ones), and twenty claims.
+    paragraphs = [p for p in reference_text.split("\n") if p.strip()]
+    article = "\n\n".join(f"Update {n}: {p}" for n in range(20) for p in paragraphs)
+    page.evaluate(RECORD_STATUSES)
+    page.fill("#article", article)
+    page.fill("#claims", "\n".join(f"Kerry meets Putin in Sochi, day {n}" for n in range(20)))
+    with page.expect_response(lambda r: r.request.method == "POST") as created:
+        page.click("#submit")
+    job_id = created.value.json()["id"]
+    page.wait_for_selector("#results:not([hidden])", timeout=180_000)
+
+    job = requests.get(f"{stack.url}/v1/jobs/{job_id}", timeout=10).json()
+    started, finished = (datetime.fromisoformat(job[k]) for k in ("started_at", "finished_at"))
+    ran = (finished - started).total_seconds()
+    assert ran >= 2.5, f"the job ran {ran:.1f} s: too short to tell (a longer article)"
+    assert page.evaluate("window.statuses") == ["queued", "running", "succeeded"]
