@@ -51,6 +51,11 @@ def test_paste_an_article_and_read_summary_and_stance(stack, page, reference_tex
     top = page.evaluate("document.getElementById('results').getBoundingClientRect().top")
     assert 0 <= top < 50
     assert page.evaluate("document.activeElement.id") == "results-heading"
+    # The README's picture of a result (docs/img/result.png is a copy of it).
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    column = page.locator("main").bounding_box()  # the page's column, not the margins
+    clip = {"x": column["x"] - 16, "y": 0, "width": column["width"] + 32, "height": 620}
+    page.screenshot(path=str(ARTIFACTS / "readme-result.png"), clip=clip)
 
     # One line that says what each label means.
     legend = page.locator("#stance-legend")
