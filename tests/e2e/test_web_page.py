@@ -182,10 +182,10 @@ RECORD_STATUSES = """() => {
 
 
 def test_the_page_shows_running_while_a_worker_analyses(stack, page, reference_text):
-    # Long enough that the worker spends seconds on it: twenty copies of the article, each
+    # Long enough that the worker spends seconds on it: thirty copies of the article, each
     # paragraph told apart (the cleaner drops repeated ones), and twenty claims.
     paragraphs = [p for p in reference_text.split("\n") if p.strip()]
-    article = "\n\n".join(f"Update {n}: {p}" for n in range(20) for p in paragraphs)
+    article = "\n\n".join(f"Update {n}: {p}" for n in range(30) for p in paragraphs)
     page.evaluate(RECORD_STATUSES)
     page.fill("#article", article)
     page.fill("#claims", "\n".join(f"Kerry meets Putin in Sochi, day {n}" for n in range(20)))
