@@ -27,12 +27,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install-browser: ## Debian's chromium for the browser test (as root; skipped otherwise)
+install-browser: ## Debian's chromium (as root) and axe-core (npm, into node_modules) for the browser tests
 	@if command -v chromium >/dev/null; then echo "chromium: $$(command -v chromium)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium could not be installed: the browser test will be skipped"; \
 	else echo "not root: chromium not installed, the browser test will be skipped"; fi
+	@# package-lock.json pins axe-core and its checksum; the accessibility test skips without it.
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error \
+	  || echo "axe-core could not be installed: the accessibility test will be skipped"; \
+	else echo "npm not found: axe-core not installed, the accessibility test will be skipped"; fi
 
 run: install ## Start Redis (embedded unless REDIS_URL is set), the API and one worker
 	$(PY) -m devstack.run

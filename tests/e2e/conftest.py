@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -67,3 +69,61 @@ def stack(tmp_path_factory):
     if running.process.poll() is None:
         running.process.send_signal(signal.SIGTERM)
         running.process.wait(60)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO_ROOT / "var" / "artifacts"  # git-ignored: screenshots the browser tests take
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (make install-browser, as root)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+class OnlyService:
+    """A route handler that lets through requests to the service only, and keeps the others."""
+
+    def __init__(self, service_url: str) -> None:
+        self.origin = urlsplit(service_url).netloc
+        self.blocked: list[str] = []
+
+    def __call__(self, route) -> None:
+        url = route.request.url
+        if urlsplit(url).netloc == self.origin:
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("internetdisconnected")
+
+
+@pytest.fixture()
+def open_page(stack, browser):
+    """A function that opens a page of the stack at a viewport size, the network limited to
+    the service (every other host refused); the page's `.only_service` lists what was refused."""
+    contexts = []
+
+    def open_page(path: str = "/", width: int = 1200, height: int = 1600):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        only_service = OnlyService(stack.url)
+        context.route("**/*", only_service)
+        page = context.new_page()
+        page.only_service = only_service
+        page.goto(stack.url + path)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
