@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery
 
-from jobs.contract import ANALYZE_TASK, QUEUE
+from jobs.contract import ANALYZE_TASK, QUEUE, WEBHOOK_QUEUE, WEBHOOK_TASK
 
 
 def celery_config(
@@ -45,7 +45,7 @@ def celery_config(
         "result_serializer": "json",
         "accept_content": ["json"],
         "task_default_queue": QUEUE,
-        "task_routes": {ANALYZE_TASK: {"queue": QUEUE}},
+        "task_routes": {ANALYZE_TASK: {"queue": QUEUE}, WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
