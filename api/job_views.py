@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-import redis
 from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -17,6 +16,7 @@ from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
 from jobs.queue import task_message
+from jobs.redis_errors import REDIS_ERRORS, is_unavailable
 from jobs.store import JobRecord, record_body, request_hash
 from jobs.telemetry import ended_increments, submitted_increments
 from jobs.webhooks import DestinationRefused, check_destination
@@ -141,7 +141,9 @@ class Jobs(MethodView):
         elif args["wait"] > 0:
             try:
                 record = _get(job_id, wait=args["wait"])
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            except REDIS_ERRORS as exc:
+                if not is_unavailable(exc):
+                    raise
                 # The job is recorded and queued: its id matters more than the wait.
                 logger.warning("job %s: the wait ended with Redis unreachable", job_id)
         if record is None or (created and record.status not in TERMINAL_STATUSES):

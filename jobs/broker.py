@@ -34,6 +34,8 @@ def celery_config(
     }
     return {
         "broker_url": redis_url,
+        # kombu's Redis transport, with Redis out of memory a connection error (see there).
+        "broker_transport": "jobs.broker_transport:Transport",
         "result_backend": redis_url,
         "broker_transport_options": transport,
         "result_backend_transport_options": transport,

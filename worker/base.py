@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import redis
 from celery import Celery, Task
 
-from jobs.redis_errors import RETRYABLE_REDIS_ERRORS
+from jobs.redis_errors import REDIS_ERRORS, is_unavailable
 from jobs.store import JobStore
 from worker.settings import WorkerSettings
 
@@ -59,8 +59,8 @@ def with_redis_retry(call: Callable[[], T], *, wait_seconds: float = 60.0) -> T:
     while True:
         try:
             return call()
-        except RETRYABLE_REDIS_ERRORS as exc:
-            if time.monotonic() > deadline:
+        except REDIS_ERRORS as exc:
+            if not is_unavailable(exc) or time.monotonic() > deadline:
                 raise
             logger.warning("redis unavailable (%s), retrying in %.1f s", type(exc).__name__, delay)
             time.sleep(delay)
