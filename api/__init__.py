@@ -19,6 +19,7 @@ from api.clients import ApiClients
 from api.errors import ApiError, ErrorSchema, register_error_handlers
 from api.security import authenticate, rate_limit
 from api.settings import DEFAULTS, settings_from_env
+from api.waits import WaitSlots
 from jobs.broker import celery_config, create_celery
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging
@@ -63,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 app.config["REDIS_URL"], result_ttl_seconds=app.config["JOB_TTL_SECONDS"]
             ),
         ),
+        waits=WaitSlots(app.config["MAX_WAITS"]),
     )
 
     if app.config.get("TRUSTED_PROXIES"):

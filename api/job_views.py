@@ -129,7 +129,8 @@ class Jobs(MethodView):
 
         `?wait=N` (at most 60) holds the answer up to N seconds: a job that ends by then is
         answered 200 with its result, as `GET /v1/jobs/<id>` would; otherwise 202, as without
-        the wait. With an `Idempotency-Key` header already used (24 h), the same request
+        the wait (at once when the process holds its maximum of waits, NEWSNLP_MAX_WAITS).
+        With an `Idempotency-Key` header already used (24 h), the same request
         answers 200 with the job it created, and a different request 409.
         """
         check_limits(data)
@@ -163,7 +164,9 @@ class Job(MethodView):
     def get(self, args: dict[str, Any], job_id: str) -> dict[str, Any]:
         """Read a job: its status, and its result or error once it has ended.
 
-        `?wait=N` holds the answer up to N seconds (at most 60) until the job ends.
+        `?wait=N` holds the answer up to N seconds (at most 60) until the job ends. When
+        the API process already holds its maximum of waits (NEWSNLP_MAX_WAITS), the job is
+        answered at once as it is: ask again.
         """
         # Answered as soon as the job ends: the store is told on the job's channel.
         return job_body(_get(job_id, wait=args["wait"]))
@@ -191,8 +194,21 @@ class Job(MethodView):
 
 
 def _get(job_id: str, wait: float = 0.0) -> JobRecord:
-    """The job's record (once it has ended, waiting up to `wait` s); 404 if there is none."""
-    record = clients().store.wait(job_id, wait) if _valid_id(job_id) else None
+    """The job's record (once it has ended, waiting up to `wait` s); 404 if there is none.
+
+    A wait needs one of the process's wait slots (NEWSNLP_MAX_WAITS): without a free one
+    the record is read at once, as it is now.
+    """
+    record = None
+    if _valid_id(job_id):
+        svc = clients()
+        if wait <= 0:
+            record = svc.store.get(job_id)
+        else:
+            with svc.waits.slot() as may_wait:
+                if not may_wait:
+                    logger.info("job %s: no wait slot free, answered at once", job_id)
+                record = svc.store.wait(job_id, wait if may_wait else 0.0)
     if record is None:
         raise ApiError(404, "job_not_found", "No job with this id.")
     return record
