@@ -6,6 +6,13 @@ OutOfMemoryError"). Here it is a connection error: the consumer reconnects and g
 And a message taken from the queue is kept in the worker's memory until Redis takes its
 unacked copy (kombu's ack emulation, which a full Redis refuses), so that it is neither
 lost nor run without the copy that redelivers it if the worker dies.
+
+Also: when the consumer drops a connection Redis closed (a restart), kombu closes the
+channel and, to hand back the messages it holds, builds a client from a connection already
+released: an AttributeError that Celery does not recover from either (the chaos run's
+Redis restart stopped a worker so; kombu issues #582 and #970 are the same path). Those
+messages stay in Redis's unacked set, which redelivers them after the visibility timeout:
+the worker logs it and goes on.
 """
 
 from __future__ import annotations
@@ -41,6 +48,13 @@ class QoS(kombu_redis.QoS):
                                delivery_tag, delay)  # fmt: skip
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def restore_unacked(self, client: Any = None) -> None:
+        try:
+            super().restore_unacked(client)
+        except AttributeError:  # the connection is already released (see the module's doc)
+            logger.warning("held messages not handed back on a closed connection: they are "
+                           "redelivered after the visibility timeout")  # fmt: skip
 
 
 class Channel(kombu_redis.Channel):
