@@ -21,6 +21,13 @@ pytestmark = pytest.mark.integration
 
 JOB = {"article": {"text": "The council passed the budget on Monday. Schools get more money."},
        "tasks": ["summary"]}  # fmt: skip
+# Jobs long enough (a few hundred ms each) that some are still queued when Redis fills up.
+LONG_TEXT = " ".join(
+    f"The council of district {i} passed its budget on Monday after a debate of {i} hours. "
+    f"Schools get {i % 7 + 1} percent more money, and critics said the roads were ignored."
+    for i in range(60)
+)
+LONG_JOB = {"article": {"text": LONG_TEXT}, "claims": ["The council cut school funding"]}
 
 
 def fill(client: redis.Redis, headroom: int = 1_000_000) -> int:
@@ -84,12 +91,14 @@ def test_a_full_redis_is_refused_with_503_and_nothing_accepted_is_lost(stack):
     parked = uuid.uuid4().hex
     store.create(parked, JOB, enqueue=("parked", "{}"))
     accepted = []
-    for _ in range(20):
-        response = requests.post(api.url + "/v1/jobs", json=JOB, timeout=10)
+    for _ in range(30):
+        response = requests.post(api.url + "/v1/jobs", json=LONG_JOB, timeout=10)
         assert response.status_code == 202
         accepted.append(response.json()["id"])
     keys = fill(client)  # mid-load: the worker is running the jobs
     try:
+        unended = [j for j in accepted if store.get(j).status.value in ("queued", "running")]
+        assert unended, "every job ended before Redis was full: the test saw nothing"
         refused = requests.post(api.url + "/v1/jobs", json=JOB, timeout=10)
         assert refused.status_code == 503, refused.text
         assert refused.json()["reason"] == "redis_unavailable"
@@ -115,6 +124,7 @@ def test_a_full_redis_is_refused_with_503_and_nothing_accepted_is_lost(stack):
     log = worker.read_log()
     assert "Unrecoverable error" not in log
     assert "redis is full" in log or "redis unavailable (" in log  # it met the full Redis
+    assert len(accepted) == 30
     # After: the API accepts again, the worker runs jobs, the parked job can be canceled.
     again = requests.post(api.url + "/v1/jobs?wait=30", json=JOB, timeout=40)
     assert again.status_code == 200 and again.json()["status"] == "succeeded", again.text
