@@ -8,11 +8,12 @@ unacked copy (kombu's ack emulation, which a full Redis refuses), so that it is 
 lost nor run without the copy that redelivers it if the worker dies.
 
 Also: when the consumer drops a connection Redis closed (a restart), kombu closes the
-channel and, to hand back the messages it holds, builds a client from a connection already
-released: an AttributeError that Celery does not recover from either (the chaos run's
-Redis restart stopped a worker so; kombu issues #582 and #970 are the same path). Those
-messages stay in Redis's unacked set, which redelivers them after the visibility timeout:
-the worker logs it and goes on.
+channel, and then hands back the messages it holds, or acks a job that ends meanwhile, with
+a client built from a connection already released: an AttributeError that Celery does not
+recover from either (the chaos run's Redis restart stopped workers so, on both paths; kombu
+issues #582 and #970 are the same). Those messages stay in Redis's unacked set, which
+redelivers them after the visibility timeout (a job that has ended is not run again): the
+worker logs it and goes on.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class QoS(kombu_redis.QoS):
         except AttributeError:  # the connection is already released (see the module's doc)
             logger.warning("held messages not handed back on a closed connection: they are "
                            "redelivered after the visibility timeout")  # fmt: skip
+
+    def ack(self, delivery_tag: Any) -> None:
+        try:
+            super().ack(delivery_tag)
+        except AttributeError:  # the connection is already released (see the module's doc)
+            logger.warning("message %s not acked on a closed connection: it is redelivered "
+                           "after the visibility timeout", delivery_tag)  # fmt: skip
 
 
 class Channel(kombu_redis.Channel):

@@ -83,3 +83,11 @@ def test_handing_back_on_a_released_connection_does_not_stop_the_worker(monkeypa
 
     monkeypatch.setattr(kombu_redis.QoS, "restore_unacked", restore_unacked)
     object.__new__(broker_transport.QoS).restore_unacked()  # logged, not raised
+
+
+def test_an_ack_on_a_released_connection_does_not_stop_the_worker(monkeypatch):
+    def ack(self, delivery_tag):
+        raise AttributeError("'NoneType' object has no attribute 'client'")
+
+    monkeypatch.setattr(kombu_redis.QoS, "ack", ack)
+    object.__new__(broker_transport.QoS).ack("tag")  # logged, not raised
