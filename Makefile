@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-browser run worker test test-unit test-integration test-e2e bench bench-quick bench-api install-wrk eval eval-stance eval-summary eval-checklist train-stance chaos soak lint format clean
+.PHONY: help install install-browser run worker webhook-worker test test-unit test-integration test-e2e bench bench-quick bench-api load install-wrk eval eval-stance eval-summary eval-checklist train-stance chaos soak lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,11 +38,14 @@ install-browser: ## Debian's chromium (as root) and axe-core (npm, into node_mod
 	  || echo "axe-core could not be installed: the accessibility test will be skipped"; \
 	else echo "npm not found: axe-core not installed, the accessibility test will be skipped"; fi
 
-run: install ## Start Redis (embedded unless REDIS_URL is set), the API and one worker
+run: install ## Start Redis (embedded unless REDIS_URL is set), the API, one worker, one webhook worker
 	$(PY) -m devstack.run
 
 worker: install ## Start one worker against REDIS_URL (for more workers, on any machine)
 	exec $(VENV)/bin/celery -A worker.main worker --queues newsnlp --loglevel INFO
+
+webhook-worker: install ## Start one webhook worker (deliveries; threads, no models) against REDIS_URL
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(PY) -m worker.command webhook-worker
 
 test: install install-browser ## Run the whole suite (starts its own Redis and worker processes)
 	$(PY) -m pytest
@@ -83,6 +86,9 @@ install-wrk: ## Debian's wrk for bench-api (as root)
 
 bench-api: install install-wrk ## API latency under a fixed POST rate vs a bare Flask endpoint and a same-work control (wrk)
 	$(PY) -m bench.api_latency
+
+load: install ## /healthz p99 while 500 clients long-poll and 32 send a byte a second; the waiters' answers
+	$(PY) -m bench.load
 
 chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
 	$(PY) -m ops.chaos

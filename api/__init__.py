@@ -20,6 +20,7 @@ from api.clients import ApiClients
 from api.errors import ApiError, ErrorSchema, payload_too_large, register_error_handlers
 from api.security import authenticate, rate_limit
 from api.settings import DEFAULTS, settings_from_env
+from api.waits import WaitSlots
 from jobs.broker import celery_config, create_celery
 from jobs.env import ConfigError
 from jobs.heap import freeze_startup_heap
@@ -67,6 +68,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 app.config["REDIS_URL"], result_ttl_seconds=app.config["JOB_TTL_SECONDS"]
             ),
         ),
+        waits=WaitSlots(app.config["MAX_WAITS"]),
     )
 
     if app.config.get("TRUSTED_PROXIES"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from celery import Celery
 from flask import Flask, current_app
 
+from api.waits import WaitSlots
 from jobs.store import JobStore
 from jobs.telemetry import Telemetry
 
@@ -16,6 +17,7 @@ class ApiClients:
     store: JobStore
     telemetry: Telemetry
     celery: Celery
+    waits: WaitSlots
 
 
 def close_clients(app: Flask) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import kombu.exceptions
 import marshmallow as ma
-import redis
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from jobs.redis_errors import REDIS_ERRORS, is_out_of_memory, is_unavailable
 from jobs.store import QueueFull
 
 logger = logging.getLogger(__name__)
@@ -106,12 +105,16 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
 
 
 def handle_redis_down(error: Exception) -> ResponseReturnValue:
-    logger.warning("redis unreachable: %s", type(error).__name__)
+    """Redis unreachable or full (jobs.redis_errors): nothing was recorded; retry later."""
+    if not is_unavailable(error):
+        return handle_unexpected(error)
+    full = is_out_of_memory(error)
+    logger.warning("redis %s: %s", "full" if full else "unreachable", type(error).__name__)
     retry_after = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
     return error_response(
         503,
         "redis_unavailable",
-        "The job queue is unreachable; retry later.",
+        f"The job queue is {'full' if full else 'unreachable'}; retry later.",
         headers={"Retry-After": retry_after},
     )
 
@@ -137,10 +140,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(QueueFull, handle_queue_full)
-    for exc in (
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        kombu.exceptions.OperationalError,
-    ):
+    for exc in REDIS_ERRORS:
         app.register_error_handler(exc, handle_redis_down)
     app.register_error_handler(Exception, handle_unexpected)

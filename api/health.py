@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-import redis
 from flask import Response
 from flask.views import MethodView
 from prometheus_client import CollectorRegistry, generate_latest
@@ -15,8 +14,12 @@ from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
 from jobs.contract import QUEUE
+from jobs.redis_errors import REDIS_ERRORS, is_out_of_memory
 from jobs.store import JobStore
 from jobs.telemetry import Telemetry, histograms
+
+# The key /readyz writes (and lets expire): proof that Redis takes writes.
+READY_PROBE_KEY = "newsnlp:readyz-probe"
 
 blp = Blueprint("health", __name__, description="Health, readiness and metrics")
 
@@ -43,16 +46,24 @@ class Ready(MethodView):
     @blp.response(200)
     @blp.alt_response(503, description="Redis unreachable or no live worker")
     def get(self, args: dict[str, str]) -> dict[str, Any]:
-        """Readiness: Redis answers and at least one worker's heartbeat is fresh.
+        """Readiness: Redis answers and takes a write, and a worker's heartbeat is fresh.
+
+        The write (a few bytes, expiring) finds a Redis that answers reads but refuses
+        every write (full, at its `maxmemory`): the API would then refuse every job.
 
         With `?workers=optional` a live worker is not required: for deployments that scale
         workers from zero on the queue length, where the API must accept jobs meanwhile.
         """
         telemetry = clients().telemetry
         try:
-            telemetry.client.ping()
+            telemetry.client.set(READY_PROBE_KEY, "1", ex=60)
             workers = telemetry.live_workers()
-        except redis.exceptions.RedisError:
+        except REDIS_ERRORS as exc:
+            if is_out_of_memory(exc):
+                raise ApiError(
+                    503, "redis_unavailable", "The job queue is full: it refuses writes.",
+                    {"redis": ["full"]}, {"Retry-After": "5"},
+                ) from None  # fmt: skip
             raise ApiError(
                 503, "redis_unavailable", "The job queue is unreachable.", {"redis": ["down"]},
                 {"Retry-After": "5"},

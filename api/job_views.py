@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-import redis
 from flask import current_app, g, jsonify, request, url_for
 from flask.views import MethodView
 
@@ -18,6 +17,7 @@ from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.security import owns
 from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
 from jobs.queue import task_message
+from jobs.redis_errors import REDIS_ERRORS, is_unavailable
 from jobs.store import JobRecord, record_body, request_hash
 from jobs.telemetry import ended_increments, submitted_increments
 from jobs.webhooks import DestinationRefused, check_destination
@@ -131,7 +131,8 @@ class Jobs(MethodView):
 
         `?wait=N` (at most 60) holds the answer up to N seconds: a job that ends by then is
         answered 200 with its result, as `GET /v1/jobs/<id>` would; otherwise 202, as without
-        the wait. With an `Idempotency-Key` header already used (24 h), the same request
+        the wait (at once when the process holds its maximum of waits, NEWSNLP_MAX_WAITS).
+        With an `Idempotency-Key` header already used (24 h), the same request
         answers 200 with the job it created, and a different request 409.
         """
         check_limits(data)
@@ -143,7 +144,9 @@ class Jobs(MethodView):
         elif args["wait"] > 0:
             try:
                 record = _get(job_id, wait=args["wait"])
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            except REDIS_ERRORS as exc:
+                if not is_unavailable(exc):
+                    raise
                 # The job is recorded and queued: its id matters more than the wait.
                 logger.warning("job %s: the wait ended with Redis unreachable", job_id)
         if record is None or (created and record.status not in TERMINAL_STATUSES):
@@ -163,7 +166,9 @@ class Job(MethodView):
     def get(self, args: dict[str, Any], job_id: str) -> dict[str, Any]:
         """Read a job: its status, and its result or error once it has ended.
 
-        `?wait=N` holds the answer up to N seconds (at most 60) until the job ends.
+        `?wait=N` holds the answer up to N seconds (at most 60) until the job ends. When
+        the API process already holds its maximum of waits (NEWSNLP_MAX_WAITS), the job is
+        answered at once as it is: ask again.
         """
         # Answered as soon as the job ends: the store is told on the job's channel.
         return job_body(_get(job_id, wait=args["wait"]))
@@ -192,18 +197,25 @@ class Job(MethodView):
 
 def _get(job_id: str, wait: float = 0.0) -> JobRecord:
     """The job's record (once it has ended, waiting up to `wait` s); 404 if there is none,
-    or if it is another API key's job (checked before any wait)."""
-    store = clients().store
-    record = None
-    if _valid_id(job_id):
-        if current_app.config["API_KEYS"]:
-            record = store.get(job_id)
-            if record is not None and not owns(record.owner):
-                record = None
-            if record is not None and record.status not in TERMINAL_STATUSES and wait > 0:
-                record = store.wait(job_id, wait)
-        else:
-            record = store.wait(job_id, wait)
+    or if it is another API key's job (checked before any wait).
+
+    A wait needs one of the process's wait slots (NEWSNLP_MAX_WAITS): without a free one
+    the record is read at once, as it is now.
+    """
+    if not _valid_id(job_id):
+        raise ApiError(404, "job_not_found", "No job with this id.")
+    svc = clients()
+    tenants = bool(current_app.config["API_KEYS"])
+    record = svc.store.get(job_id) if tenants or wait <= 0 else None
+    if tenants and record is not None and not owns(record.owner):
+        record = None
+    # Without keys the wait reads the record itself; with keys only an owned job is waited on.
+    may_end_later = record is None if not tenants else record is not None
+    if wait > 0 and may_end_later and (record is None or record.status not in TERMINAL_STATUSES):
+        with svc.waits.slot() as may_wait:
+            if not may_wait:
+                logger.info("job %s: no wait slot free, answered at once", job_id)
+            record = svc.store.wait(job_id, wait if may_wait else 0.0)
     if record is None:
         raise ApiError(404, "job_not_found", "No job with this id.")
     return record

@@ -44,6 +44,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOKS_ENABLED": bool(env_str(env, "NEWSNLP_WEBHOOK_SECRET", None)),
         "WEBHOOK_ALLOWLIST": parse_allowlist(env_str(env, "NEWSNLP_WEBHOOK_ALLOWLIST", None)),
         "TRUSTED_PROXIES": env_int(env, "NEWSNLP_TRUSTED_PROXIES", 0, minimum=0, maximum=5),
+        # Long-polls (`?wait=`) one process holds at once; beyond, answered at once. Below
+        # gunicorn's 4 threads a process, so that waits never take them all (api/waits.py).
+        "MAX_WAITS": env_int(env, "NEWSNLP_MAX_WAITS", 3, minimum=0),
         "RATE_LIMIT_PER_MINUTE": env_int(env, "NEWSNLP_RATE_LIMIT_PER_MINUTE", 0, minimum=0),
     }
 

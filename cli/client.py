@@ -84,9 +84,13 @@ class NewsnlpClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"job {job_id} did not end within {timeout} s")
+            asked = time.monotonic()
             job = self.get(job_id, wait=min(30.0, remaining))
             if job["status"] in TERMINAL:
                 return job
+            # Answered at once (the server's waits are all taken): pause before asking again.
+            if time.monotonic() - asked < 1.0:
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._call("DELETE", f"/v1/jobs/{job_id}")

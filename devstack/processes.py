@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from jobs.env import env_bool
+from worker.command import worker_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,7 +60,8 @@ def stop_group(
 
 
 class WorkerProcess:
-    """A real `celery worker` process consuming the newsnlp queue."""
+    """A real `celery worker` process of `role` (worker.command): the model worker on the
+    newsnlp queue, or the webhook worker on newsnlp-webhooks."""
 
     def __init__(
         self,
@@ -68,8 +70,10 @@ class WorkerProcess:
         name: str = "w1",
         prefix: list[str] | None = None,
         concurrency: int = 1,
+        role: str = "worker",
         **env: str,
     ) -> None:
+        self.role = role
         self.redis_url = redis_url
         self.log_path = log_path
         self.name = name
@@ -79,11 +83,11 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> WorkerProcess:
-        args = [*self.prefix,
-            str(BIN / "celery"), "-A", "worker.main", "worker", "--queues", "newsnlp",
-            "--concurrency", str(self.concurrency), "--hostname", f"{self.name}-{os.getpid()}@%h",
-            "--loglevel", "INFO", "--without-mingle", "--without-gossip",
-        ]  # fmt: skip
+        args = [*self.prefix, *worker_command(
+            self.role, concurrency=self.concurrency, celery=str(BIN / "celery"),
+            hostname=f"{self.name}-{os.getpid()}@%h",
+            extra=["--without-mingle", "--without-gossip"],
+        )]  # fmt: skip
         self.process, self.log = spawn(args, self.env, self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -99,6 +103,8 @@ class WorkerProcess:
     @property
     def preloads_models(self) -> bool:
         """Whether the pool processes load the models at their start, not at a first job."""
+        if self.role != "worker":
+            return False  # the webhook worker loads none
         return env_bool(self.env, "NEWSNLP_PRELOAD_MODELS", True)  # as the worker reads it
 
     def read_log(self) -> str:

@@ -1,4 +1,5 @@
-"""`make run`: Redis (embedded when REDIS_URL is unset), the API under gunicorn, one worker.
+"""`make run`: Redis (embedded when REDIS_URL is unset), the API under gunicorn, one worker,
+one webhook worker.
 
 Prints the URL it serves (and whether the worker is still loading), and on Ctrl-C or SIGTERM
 stops all its processes (each runs in its own process group, which is terminated as a whole:
@@ -21,6 +22,8 @@ from pathlib import Path
 from devstack.local_redis import LocalRedis
 from devstack.processes import GUNICORN_LIMITS
 from jobs.env import env_int, env_str
+from worker.command import concurrency as worker_concurrency
+from worker.command import worker_command
 
 logger = logging.getLogger("newsnlp.run")
 
@@ -93,7 +96,6 @@ def main() -> int:
     host = env_str(env, "NEWSNLP_HOST", "127.0.0.1") or "127.0.0.1"
     port = env_int(env, "NEWSNLP_PORT", 8000, minimum=1, maximum=65535)
     api_workers = env_int(env, "NEWSNLP_API_WORKERS", 2, minimum=1)
-    concurrency = env_int(env, "NEWSNLP_WORKER_CONCURRENCY", 1, minimum=1)
     bin_dir = Path(sys.executable).parent
 
     stack = Stack()
@@ -120,15 +122,14 @@ def main() -> int:
             )
             env["REDIS_URL"] = stack.redis.start()
             logger.info("embedded redis at %s (data in %s)", env["REDIS_URL"], data_dir)
-        stack.spawn(
-            "worker",
-            [
-                str(bin_dir / "celery"), "-A", "worker.main", "worker",
-                "--queues", "newsnlp", "--concurrency", str(concurrency),
-                "--hostname", f"newsnlp-{os.getpid()}@%h", "--loglevel", "INFO",
-            ],
-            env,
-        )  # fmt: skip
+        for role, node in (("worker", "newsnlp"), ("webhook-worker", "newsnlp-webhooks")):
+            command = worker_command(
+                role,
+                concurrency=worker_concurrency(role, env),
+                hostname=f"{node}-{os.getpid()}@%h",
+                celery=str(bin_dir / "celery"),
+            )
+            stack.spawn(role, command, env)
         stack.spawn(
             "api",
             [

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs one role of newsnlp: `api` or `worker`; anything else is exec'd as given.
+# Runs one role of newsnlp: `api`, `worker` or `webhook-worker`; anything else is exec'd
+# as given.
 # Every branch `exec`s, so the server replaces this shell as PID 1 and the orchestrator's
 # SIGTERM reaches gunicorn (graceful stop) or Celery (warm shutdown: the running job ends).
 set -eu
@@ -19,6 +20,11 @@ case "$role" in
     exec celery -A worker.main worker --queues newsnlp \
       --hostname "newsnlp@%h" \
       --concurrency "${NEWSNLP_WORKER_CONCURRENCY:-1}" --loglevel INFO
+    ;;
+  webhook-worker)
+    # Webhook deliveries (threads, no models): its command line is worker/command.py's, the
+    # one `make run` and the tests start; Python execs Celery in this same process.
+    exec python -m worker.command webhook-worker
     ;;
   *)
     exec "$@"

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery
 
-from jobs.contract import ANALYZE_TASK, QUEUE
+from jobs.contract import ANALYZE_TASK, QUEUE, WEBHOOK_QUEUE, WEBHOOK_TASK
 
 
 def celery_config(
@@ -34,6 +34,8 @@ def celery_config(
     }
     return {
         "broker_url": redis_url,
+        # kombu's Redis transport, with Redis out of memory a connection error (see there).
+        "broker_transport": "jobs.broker_transport:Transport",
         "result_backend": redis_url,
         "broker_transport_options": transport,
         "result_backend_transport_options": transport,
@@ -45,7 +47,7 @@ def celery_config(
         "result_serializer": "json",
         "accept_content": ["json"],
         "task_default_queue": QUEUE,
-        "task_routes": {ANALYZE_TASK: {"queue": QUEUE}},
+        "task_routes": {ANALYZE_TASK: {"queue": QUEUE}, WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,

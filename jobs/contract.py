@@ -7,6 +7,9 @@ from enum import StrEnum
 ANALYZE_TASK = "newsnlp.analyze"
 WEBHOOK_TASK = "newsnlp.deliver_webhook"
 QUEUE = "newsnlp"
+# Webhook deliveries have their own queue and worker (threads, no models): a slow receiver
+# must never hold a model worker, nor delay another client's job.
+WEBHOOK_QUEUE = "newsnlp-webhooks"
 
 
 class JobStatus(StrEnum):

@@ -7,6 +7,8 @@ or a worker is cut off from Redis mid-job. Real processes, a real Redis, real HT
    answers 503 with Retry-After meanwhile; clients retry; workers reconnect by themselves.
 3. a worker in a network namespace reaching Redis through a loopback relay loses its link
    mid-job: its job is redelivered after the visibility timeout and finishes elsewhere.
+4. Redis filled to its `maxmemory` (`noeviction`) mid-load, then freed: the API answers
+   503 + Retry-After meanwhile (clients retry), the workers keep running and retry.
 
 Prints each step's figures, then one line:
 `chaos: N jobs accepted, N finished, 0 lost, 0 duplicated`.
@@ -254,6 +256,8 @@ def main() -> int:
                   f"namespace here ({why_not})", flush=True)  # fmt: skip
         else:
             results.append(step_cut_off(args.jobs, server, client, api, work, ledger))
+
+        results.append(step_redis_full(args.jobs, client, api, workers, ledger))
     finally:
         for w in workers:
             w.stop()
@@ -268,6 +272,49 @@ def main() -> int:
     print(f"chaos: {accepted} jobs accepted, {finished} finished, {lost} lost, "
           f"{duplicated} duplicated", flush=True)  # fmt: skip
     return 0 if lost == 0 and duplicated == 0 and finished == accepted else 1
+
+
+def fill_redis(client: redis.Redis, headroom: int = 1_000_000) -> int:
+    """Cap Redis at what it holds and fill it until it refuses writes; the filler keys."""
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", client.info("memory")["used_memory"] + headroom)
+    keys = 0
+    try:
+        while True:
+            client.set(f"chaos:filler:{keys}", "x" * 10_000)
+            keys += 1
+    except redis.exceptions.OutOfMemoryError:
+        # Below what it holds: what the acks and ended jobs free does not let writes through.
+        client.config_set("maxmemory", client.info("memory")["used_memory"] - headroom)
+        return keys
+
+
+def step_redis_full(
+    n: int, client: redis.Redis, api: ApiProcess, workers: list[WorkerProcess], ledger: Ledger
+) -> dict:
+    t0 = time.monotonic()
+    live = [w for w in workers if w.process is not None and w.process.poll() is None]
+    before, refused_before = len(ledger.accepted), ledger.refused_503
+    feeder = threading.Thread(
+        target=submit_many, args=(api.url, corpus(n), ledger, 4, 10.0), daemon=True
+    )
+    feeder.start()
+    time.sleep(2.0)
+    keys = fill_redis(client)
+    full_for = 5.0
+    time.sleep(full_for)
+    ready = requests.get(f"{api.url}/readyz", timeout=5)
+    for start in range(0, keys, 500):
+        client.delete(*(f"chaos:filler:{i}" for i in range(start, min(keys, start + 500))))
+    client.config_set("maxmemory", 0)
+    feeder.join()
+    ids = ledger.accepted[before:]
+    final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
+    survived = sum(1 for w in live if w.process is not None and w.process.poll() is None)
+    return report("4 redis full (maxmemory), freed", ids, final, t0,
+                  f"full {full_for:.0f} s; {ledger.refused_503 - refused_before} POSTs answered "
+                  f"503 + Retry-After (then retried); /readyz {ready.status_code} while full; "
+                  f"workers alive {survived}/{len(live)}")  # fmt: skip
 
 
 def step_cut_off(

@@ -15,7 +15,6 @@ import threading
 from typing import Any
 
 import redis
-from celery import Celery
 from celery.signals import (
     setup_logging,
     task_postrun,
@@ -30,21 +29,13 @@ from jobs.contract import ANALYZE_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
 from jobs.telemetry import Telemetry
+from worker.base import WorkerApp
 from worker.preflight import check_model_paths, check_redis
 from worker.runtime import configure_threads
 from worker.settings import WorkerSettings
 from worker.tasks import register_tasks
 
 logger = logging.getLogger(__name__)
-
-
-class WorkerApp(Celery):
-    """The Celery app of a worker, holding the settings its tasks read."""
-
-    def __init__(self, settings: WorkerSettings) -> None:
-        super().__init__("newsnlp")
-        self.settings = settings
-        self.heartbeats: list[Heartbeat] = []
 
 
 def create_app(settings: WorkerSettings) -> WorkerApp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -69,13 +70,22 @@ def test_sigterm_stops_every_process(tmp_path):
     """A stack of its own is stopped with SIGTERM, and nothing it started survives."""
     stack = start_stack(tmp_path)
     pids = descendants(stack.process.pid)
-    assert len(pids) >= 4  # redis, gunicorn master + workers, celery + its pool child
+    assert len(pids) >= 5  # redis, gunicorn master + workers, celery + its pool child, hooks
+    commands = [_cmdline(pid) for pid in pids]
+    assert any("-A worker.webhook_main worker" in c for c in commands), commands
     stack.process.send_signal(signal.SIGTERM)
     assert stack.process.wait(60) == 0
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [pid for pid in pids if alive(pid)] == []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
 
 
 def test_sigterm_forwarded_with_ctrl_c_ends_cleanly(tmp_path):

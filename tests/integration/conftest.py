@@ -17,6 +17,14 @@ from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import ApiProcess, WorkerProcess
 
 WEBHOOK_SECRET = "test-webhook-secret"
+# The webhook worker's deadline per attempt, and its retries, in the tests.
+WEBHOOK_TIMEOUT = 4.0
+WEBHOOK_ENV = {
+    "NEWSNLP_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "NEWSNLP_WEBHOOK_ALLOWLIST": "127.0.0.1",
+    "NEWSNLP_WEBHOOK_TIMEOUT": str(WEBHOOK_TIMEOUT),
+    "NEWSNLP_WEBHOOK_MAX_RETRIES": "1",
+}
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +38,23 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def worker(redis_server, tmp_path_factory):
     process = WorkerProcess(
+        redis_server.url, tmp_path_factory.mktemp("worker") / "worker.log", **WEBHOOK_ENV
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook_worker(redis_server, tmp_path_factory):
+    """The webhook worker (threads, no models) on its own queue, as `make run` starts it."""
+    process = WorkerProcess(
         redis_server.url,
-        tmp_path_factory.mktemp("worker") / "worker.log",
-        NEWSNLP_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        NEWSNLP_WEBHOOK_ALLOWLIST="127.0.0.1",
+        tmp_path_factory.mktemp("webhooks") / "webhooks.log",
+        name="hooks",
+        concurrency=4,
+        role="webhook-worker",
+        **WEBHOOK_ENV,
     )
     process.start()
     yield process

@@ -173,6 +173,22 @@ def test_entrypoint_execs_the_server_in_its_own_process(fake_servers, role, prog
         assert part in args
 
 
+def test_entrypoint_starts_the_webhook_worker_as_make_run_does(fake_servers):
+    # worker/command.py builds the command line (the one `make run` and the tests use);
+    # Python execs Celery in the shell's own process.
+    env = {"PATH": f"{fake_servers}:{VENV_BIN}:/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen(
+        ["sh", str(ENTRYPOINT), "webhook-worker"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    out, _ = proc.communicate(timeout=30)
+    pid, name, args = out.strip().split(" ", 2)
+    assert (int(pid), name) == (proc.pid, "celery")
+    from worker.command import DEFAULT_WEBHOOK_CONCURRENCY, worker_command
+
+    expected = worker_command("webhook-worker", concurrency=DEFAULT_WEBHOOK_CONCURRENCY)
+    assert args == " ".join(expected[1:])
+
+
 def test_entrypoint_runs_any_other_command_in_place(fake_servers):
     env = {"PATH": f"{fake_servers}:/usr/bin:/bin"}
     proc = subprocess.Popen(
@@ -530,14 +546,17 @@ def test_docker_compose_rejects_an_invalid_file(tmp_path):
 
 def test_compose_runs_redis_api_workers_and_flower(compose):
     services = compose["services"]
-    assert set(services) == {"redis", "api", "worker", "flower"}
+    assert set(services) == {"redis", "api", "worker", "webhook-worker", "flower"}
     redis = services["redis"]
     command = redis["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     volume = redis["volumes"][0].split(":")
     assert volume[1] == "/data" and volume[0] in compose["volumes"]
-    for name in ("api", "worker", "flower"):
+    for name in ("api", "worker", "webhook-worker", "flower"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    # The webhook worker: the worker image (built by the worker service), its own role.
+    hooks = services["webhook-worker"]
+    assert (hooks["image"], hooks["command"]) == (services["worker"]["image"], ["webhook-worker"])
     assert "redis://redis:6379/" in " ".join(services["flower"]["command"])
 
 
@@ -576,7 +595,7 @@ def test_compose_gives_a_stopping_worker_time_to_finish_its_job(compose):
 
 def test_compose_sets_only_variables_the_code_reads(compose):
     known = known_variables()
-    for service in ("api", "worker"):
+    for service in ("api", "worker", "webhook-worker"):
         for name in compose["services"][service]["environment"]:
             assert name in known, f"{service}: {name} is read by nothing"
 

@@ -161,18 +161,22 @@ def test_services_select_pods_that_exist_on_ports_they_name(documents):
             assert port["targetPort"] in port_names
 
 
-@pytest.mark.parametrize(("name", "role"), [("api", "api"), ("worker", "worker")])
-def test_each_deployment_runs_its_image_role_as_the_image_user(documents, name, role):
+@pytest.mark.parametrize(
+    ("name", "image", "role"),
+    [("api", "api", "api"), ("worker", "worker", "worker"),
+     ("webhook-worker", "worker", "webhook-worker")],
+)  # fmt: skip
+def test_each_deployment_runs_its_image_role_as_the_image_user(documents, name, image, role):
     spec = find(documents, "Deployment", name)["spec"]["template"]["spec"]
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["runAsUser"] == IMAGE_UID
     only = container(documents, name)
-    assert only["image"].split(":")[0] == f"newsnlp-{role}"
+    assert only["image"].split(":")[0] == f"newsnlp-{image}"
     assert only["args"] == [role]
     assert only["securityContext"]["allowPrivilegeEscalation"] is False
 
 
-@pytest.mark.parametrize("name", ["api", "worker"])
+@pytest.mark.parametrize("name", ["api", "worker", "webhook-worker"])
 def test_each_deployment_reads_the_configmap_and_the_redis_url_from_the_secret(documents, name):
     only = container(documents, name)
     configmap = find(documents, "ConfigMap", only["envFrom"][0]["configMapRef"]["name"])
@@ -281,6 +285,20 @@ def test_the_worker_probes_ping_its_own_celery_node(documents):
         assert worker[probe]["timeoutSeconds"] > 10  # the ping's own --timeout
     startup = worker["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 180  # model loading
+
+
+def test_the_webhook_worker_probe_pings_its_own_node(documents):
+    from worker.command import worker_command
+
+    command = worker_command("webhook-worker", concurrency=1)
+    node = command[command.index("--hostname") + 1]
+    assert node == "newsnlp-webhooks@%h"
+    probe = " ".join(container(documents, "webhook-worker")["livenessProbe"]["exec"]["command"])
+    assert '--destination "newsnlp-webhooks@$HOSTNAME"' in probe
+    data = find(documents, "ConfigMap", "newsnlp-config")["data"]
+    settings = WorkerSettings.from_env({"REDIS_URL": "redis://redis:6379/0", **data})
+    pod = find(documents, "Deployment", "webhook-worker")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] > settings.webhook_timeout
 
 
 def test_a_stopping_worker_finishes_its_job(documents):

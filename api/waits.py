@@ -1,0 +1,31 @@
+"""A cap on the `?wait=` long-polls one API process holds at once.
+
+A wait holds one of gunicorn's request threads for up to 60 s: uncapped, a few waiting
+clients took every thread of the API, and `/healthz` (the liveness probe) then timed out.
+Beyond the cap a request is answered at once, with the job as it is now (the client asks
+again); so at least `threads - cap` threads of each process are always free for the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class WaitSlots:
+    """At most `limit` waits at once in this process (0: none, every answer at once)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit) if limit > 0 else None
+
+    @contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Yields whether the caller may wait (it holds a slot until the block ends)."""
+        acquired = self._slots is not None and self._slots.acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired and self._slots is not None:
+                self._slots.release()

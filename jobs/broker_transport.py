@@ -1,0 +1,77 @@
+"""kombu's Redis transport, with a full Redis (OOM) treated as a lost connection.
+
+kombu counts a refused write as a channel error, which Celery's consumer does not recover
+from: a Redis at its `maxmemory` stopped the worker ("Unrecoverable error:
+OutOfMemoryError"). Here it is a connection error: the consumer reconnects and goes on.
+And a message taken from the queue is kept in the worker's memory until Redis takes its
+unacked copy (kombu's ack emulation, which a full Redis refuses), so that it is neither
+lost nor run without the copy that redelivers it if the worker dies.
+
+Also: when the consumer drops a connection Redis closed (a restart), kombu closes the
+channel, and then hands back the messages it holds, or acks a job that ends meanwhile, with
+a client built from a connection already released: an AttributeError that Celery does not
+recover from either (the chaos run's Redis restart stopped workers so, on both paths; kombu
+issues #582 and #970 are the same). Those messages stay in Redis's unacked set, which
+redelivers them after the visibility timeout (a job that has ended is not run again): the
+worker logs it and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from kombu.transport import redis as kombu_redis
+
+from jobs.redis_errors import is_out_of_memory
+
+logger = logging.getLogger(__name__)
+
+# How long a taken message waits for Redis to take its unacked copy before the worker gives
+# up on it (kombu's own path then: the consumer reconnects; the message is lost).
+UNACKED_WAIT_SECONDS = 600.0
+
+
+class QoS(kombu_redis.QoS):
+    def append(self, message: Any, delivery_tag: Any) -> None:
+        deadline = time.monotonic() + UNACKED_WAIT_SECONDS
+        delay = 0.2
+        while True:
+            try:
+                super().append(message, delivery_tag)
+                return
+            except redis.exceptions.ResponseError as exc:
+                if not is_out_of_memory(exc) or time.monotonic() > deadline:
+                    raise
+                logger.warning("redis is full: message %s waits, retrying in %.1f s",
+                               delivery_tag, delay)  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def restore_unacked(self, client: Any = None) -> None:
+        try:
+            super().restore_unacked(client)
+        except AttributeError:  # the connection is already released (see the module's doc)
+            logger.warning("held messages not handed back on a closed connection: they are "
+                           "redelivered after the visibility timeout")  # fmt: skip
+
+    def ack(self, delivery_tag: Any) -> None:
+        try:
+            super().ack(delivery_tag)
+        except AttributeError:  # the connection is already released (see the module's doc)
+            logger.warning("message %s not acked on a closed connection: it is redelivered "
+                           "after the visibility timeout", delivery_tag)  # fmt: skip
+
+
+class Channel(kombu_redis.Channel):
+    QoS = QoS
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
+    connection_errors = (
+        *kombu_redis.Transport.connection_errors,
+        redis.exceptions.OutOfMemoryError,
+    )
