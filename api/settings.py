@@ -46,7 +46,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TRUSTED_PROXIES": env_int(env, "NEWSNLP_TRUSTED_PROXIES", 0, minimum=0, maximum=5),
         # Long-polls (`?wait=`) one process holds at once; beyond, answered at once. Below
         # gunicorn's 4 threads a process, so that waits never take them all (api/waits.py).
-        "MAX_WAITS": env_int(env, "NEWSNLP_MAX_WAITS", 3, minimum=0),
+        "MAX_WAITS": env_int(env, "NEWSNLP_MAX_WAITS", 500, minimum=0),
         "RATE_LIMIT_PER_MINUTE": env_int(env, "NEWSNLP_RATE_LIMIT_PER_MINUTE", 0, minimum=0),
     }
 

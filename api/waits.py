@@ -1,9 +1,9 @@
 """A cap on the `?wait=` long-polls one API process holds at once.
 
-A wait holds one of gunicorn's request threads for up to 60 s: uncapped, a few waiting
-clients took every thread of the API, and `/healthz` (the liveness probe) then timed out.
+A wait holds a greenlet of gunicorn's gevent worker and a Redis connection for up to 60 s.
 Beyond the cap a request is answered at once, with the job as it is now (the client asks
-again); so at least `threads - cap` threads of each process are always free for the rest.
+again): the process's connections (1,000) and its Redis connections stay bounded, and the
+probes always find room.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     python -m bench.api_latency [--rate 200] [--seconds 30] [--rounds 3]
 
-Starts Redis, the API (gunicorn, `devstack.processes.ApiProcess`: 2 workers x 4 threads) and,
+Starts Redis, the API (gunicorn, `devstack.processes.ApiProcess`: 2 gevent workers) and,
 under the very same gunicorn flags, a bare Flask app whose POST /v1/jobs only answers 202.
 wrk (Debian's package) then POSTs the reference article with its 3 bench claims to each, in
 `rounds` alternating runs of seconds/rounds each (the order reversed every other round, so
@@ -387,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "connections": args.connections,
         "body_bytes": body_path.stat().st_size,
-        "gunicorn": "2 workers x 4 threads (gthread), every app",
+        "gunicorn": "2 workers (gevent), every app",
         "machine": machine(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare": results["bare"],

@@ -2,7 +2,7 @@
 
     python -m bench.load [--waiters 500] [--slow 32] [--seconds 60]
 
-Starts Redis, the API (gunicorn, `devstack.processes.ApiProcess`: 2 workers x 4 threads) and
+Starts Redis, the API (gunicorn, `devstack.processes.ApiProcess`: 2 gevent workers) and
 one worker. Each waiter POSTs a short job and then asks `GET /v1/jobs/<id>?wait=60` until the
 job has ended (answered at once when its API process holds NEWSNLP_MAX_WAITS waits: it then
 asks again a second later); a waiter is correct when it ends with the job `succeeded` and its

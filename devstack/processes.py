@@ -22,6 +22,10 @@ BIN = Path(sys.executable).parent
 # maximum; 4094 by default) reaches the app, whose errors are JSON; a longer one gets
 # gunicorn's own plain-text 400/414.
 GUNICORN_LIMITS = ["--limit-request-line", "8190"]
+# How the API serves, the same wherever it runs: gevent workers, each connection a greenlet
+# (up to 1,000 a process), so long-polls and clients that send their request a byte a second
+# wait without holding a thread that `/healthz` and everything else need.
+GUNICORN_SERVER = ["--worker-class", "gevent", "--worker-connections", "1000", *GUNICORN_LIMITS]
 
 
 def service_env(**overrides: str) -> dict[str, str]:
@@ -182,8 +186,8 @@ class ApiProcess:
 
         args = [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--threads", "4", "--graceful-timeout", "5",
-            *GUNICORN_LIMITS,
+            "--workers", str(self.workers), "--graceful-timeout", "5",
+            *GUNICORN_SERVER,
             # As the image runs it: the workers' heartbeat files on tmpfs, not on a disk.
             *(["--worker-tmp-dir", "/dev/shm"] if Path("/dev/shm").is_dir() else []),
             # Its control socket of its own (by default one in the home, for every gunicorn).

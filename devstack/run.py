@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from devstack.local_redis import LocalRedis
-from devstack.processes import GUNICORN_LIMITS
+from devstack.processes import GUNICORN_SERVER
 from jobs.env import env_int, env_str
 from worker.command import concurrency as worker_concurrency
 from worker.command import worker_command
@@ -134,8 +134,8 @@ def main() -> int:
             "api",
             [
                 str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}",
-                "--workers", str(api_workers), "--threads", "4",
-                "--graceful-timeout", "10", "--access-logfile", "-", *GUNICORN_LIMITS,
+                "--workers", str(api_workers),
+                "--graceful-timeout", "10", "--access-logfile", "-", *GUNICORN_SERVER,
                 "--control-socket", str(run_dir / "gunicorn.ctl"),
                 "api:create_app()",
             ],

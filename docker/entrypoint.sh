@@ -9,9 +9,9 @@ case "$role" in
   api)
     # /dev/shm for the worker heartbeat files: a container's /tmp may be a slow overlay.
     exec gunicorn --bind "0.0.0.0:${NEWSNLP_PORT:-8000}" \
-      --workers "${NEWSNLP_API_WORKERS:-2}" --threads 4 \
+      --workers "${NEWSNLP_API_WORKERS:-2}" \
       --graceful-timeout 10 --worker-tmp-dir /dev/shm \
-      --limit-request-line 8190 \
+      --worker-class gevent --worker-connections 1000 --limit-request-line 8190 \
       --access-logfile - "api:create_app()"
     ;;
   worker)

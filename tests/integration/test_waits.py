@@ -1,12 +1,16 @@
-"""Long-polls (`?wait=`) are capped per API process: beyond NEWSNLP_MAX_WAITS a request is
-answered at once, so waiting clients never take the threads `/healthz` needs.
+"""Waiting and slow clients do not stall the API: it serves from gevent workers (a greenlet
+a connection), long-polls (`?wait=`) are capped per API process (beyond NEWSNLP_MAX_WAITS a
+request is answered at once), and clients that send their request a byte a second hold only
+their own connection.
 
-The API under gunicorn (1 process, 4 threads) over real HTTP, with a Redis of its own and no
-worker: a job stays queued until it is canceled.
+The API under gunicorn (1 process) over real HTTP, with a Redis of its own and no worker: a
+job stays queued until it is canceled.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -86,3 +90,42 @@ def test_a_post_beyond_the_cap_answers_202_at_once(api):
         assert response.status_code == 202 and time.monotonic() - t0 < 3
         assert response.json()["status"] == "queued"
         [w.result() for w in waits]
+
+
+def test_many_waiters_and_byte_a_second_clients_leave_healthz_fast(api):
+    """40 clients dribbling their headers and more waiters than the cap, all at once: with one
+    API process, every /healthz is still answered within half a second (gthread workers
+    with 4 threads timed out here), and the waiters get their answers."""
+    stop = threading.Event()
+
+    def dribble() -> None:
+        # Reconnects when the server cuts it (it may): the load stays on until the end.
+        while not stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", api.port), timeout=10) as conn:
+                    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+                        if stop.is_set():
+                            return
+                        conn.sendall(bytes([byte]))
+                        time.sleep(1.0)
+            except OSError:
+                time.sleep(0.2)
+
+    slow = [threading.Thread(target=dribble, daemon=True) for _ in range(40)]
+    for t in slow:
+        t.start()
+    job_id = requests.post(api.url + "/v1/jobs", json=JOB, timeout=10).json()["id"]
+    url = f"{api.url}/v1/jobs/{job_id}?wait=4"
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            waits = [pool.submit(timed_get, url) for _ in range(12)]
+            time.sleep(1.5)
+            for _ in range(10):
+                t0 = time.monotonic()
+                assert requests.get(api.url + "/healthz", timeout=5).status_code == 200
+                assert time.monotonic() - t0 < 0.5
+                time.sleep(0.1)
+            results = [w.result() for w in waits]
+    finally:
+        stop.set()
+    assert [status for _, code, status in results] == ["queued"] * 12

