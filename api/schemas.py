@@ -9,8 +9,7 @@ from flask import current_app, has_app_context
 from marshmallow import validate
 
 from api.html_check import has_visible_text
-
-TASK_NAMES = ("summary", "stance")
+from jobs.contract import ANALYSIS_TASKS
 
 
 def config_limit(name: str, default: int) -> int:
@@ -123,9 +122,9 @@ class JobCreateSchema(StrictSchema):
         },
     )
     tasks = ma.fields.List(
-        ma.fields.String(validate=validate.OneOf(TASK_NAMES)),
+        ma.fields.String(validate=validate.OneOf(ANALYSIS_TASKS)),
         load_default=None,
-        validate=validate.Length(min=1, max=len(TASK_NAMES)),
+        validate=validate.Length(min=1, max=len(ANALYSIS_TASKS)),
         metadata={
             "description": "Default: both; stance when there is a claim, or a title given or"
             " found in the text."
@@ -145,7 +144,7 @@ class JobCreateSchema(StrictSchema):
         max_claims = config_limit("MAX_CLAIMS", 200)
         check_length(data, "claims", max_claims, f"At most {max_claims} claims per job.")
         check_length(
-            data, "tasks", len(TASK_NAMES), f"Longer than maximum length {len(TASK_NAMES)}."
+            data, "tasks", len(ANALYSIS_TASKS), f"Longer than maximum length {len(ANALYSIS_TASKS)}."
         )
         return data
 
@@ -154,10 +153,10 @@ class JobCreateSchema(StrictSchema):
         if data["tasks"] is None:
             # Both by default; without claims nor a title, the claim is the title the worker
             # finds in the text (none found: summary only), so no claim is given here.
-            data["tasks"] = list(TASK_NAMES)
+            data["tasks"] = list(ANALYSIS_TASKS)
             if data["claims"] is None and not data["article"].get("title"):
                 data["claims"] = []
-        data["tasks"] = [name for name in TASK_NAMES if name in data["tasks"]]
+        data["tasks"] = [name for name in ANALYSIS_TASKS if name in data["tasks"]]
         if "stance" in data["tasks"] and data["claims"] is None:
             title = data["article"].get("title")
             if not title:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# What a job may ask for, in the order results list them (services.analysis.TASKS runs them;
+# tests/unit/test_layout.py checks the two agree).
+ANALYSIS_TASKS = ("summary", "stance")
 ANALYZE_TASK = "newsnlp.analyze"
 WEBHOOK_TASK = "newsnlp.deliver_webhook"
 QUEUE = "newsnlp"

@@ -173,3 +173,10 @@ def test_only_the_worker_entrypoint_builds_the_app_at_import():
     ]
     assert [ast.unparse(n) for n in top_level_calls] == ["logger = logging.getLogger(__name__)"]
     assert "create_app(WorkerSettings.from_env())" in (REPO_ROOT / "worker" / "main.py").read_text()
+
+
+def test_the_contract_names_the_tasks_the_analyzer_runs():
+    from jobs.contract import ANALYSIS_TASKS
+    from services.analysis import TASKS
+
+    assert ANALYSIS_TASKS == TASKS
