@@ -20,12 +20,15 @@ BIN = Path(sys.executable).parent
 # gunicorn's limits on a request's head, the same wherever the API runs (docker/entrypoint.sh
 # has them too; tests/unit/test_docker.py compares): a request line up to 8190 bytes (its
 # maximum; 4094 by default) reaches the app, whose errors are JSON; a longer one gets
-# gunicorn's own plain-text 400/414.
+# gunicorn's own 414, in JSON too (`api.server`).
 GUNICORN_LIMITS = ["--limit-request-line", "8190"]
-# How the API serves, the same wherever it runs: gevent workers, each connection a greenlet
-# (up to 1,000 a process), so long-polls and clients that send their request a byte a second
-# wait without holding a thread that `/healthz` and everything else need.
-GUNICORN_SERVER = ["--worker-class", "gevent", "--worker-connections", "1000", *GUNICORN_LIMITS]
+# How the API serves, the same wherever it runs: gevent workers (`api.server.ApiWorker`),
+# each connection a greenlet (up to 1,000 a process), so long-polls and clients that send
+# their request a byte a second wait without holding a thread that `/healthz` and everything
+# else need; gunicorn's own refusals answered as JSON.
+GUNICORN_SERVER = [
+    "--worker-class", "api.server.ApiWorker", "--worker-connections", "1000", *GUNICORN_LIMITS,
+]  # fmt: skip
 
 
 def service_env(**overrides: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ case "$role" in
     exec gunicorn --bind "0.0.0.0:${NEWSNLP_PORT:-8000}" \
       --workers "${NEWSNLP_API_WORKERS:-2}" \
       --graceful-timeout 10 --worker-tmp-dir /dev/shm \
-      --worker-class gevent --worker-connections 1000 --limit-request-line 8190 \
+      --worker-class api.server.ApiWorker --worker-connections 1000 --limit-request-line 8190 \
       --access-logfile - "api:create_app()"
     ;;
   worker)

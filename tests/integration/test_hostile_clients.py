@@ -295,10 +295,19 @@ def test_long_ids_get_json_errors(api, path, reason):
     assert_alive(api)
 
 
-def test_a_request_line_over_gunicorns_limit_is_its_own_414(api):
-    # gunicorn refuses a request line over 8190 bytes before the app sees it, in plain text.
+def test_a_request_line_over_gunicorns_limit_is_a_json_414(api):
+    # gunicorn refuses a request line over 8190 bytes before the app sees it; its worker
+    # (api.server) answers in the API's error shape.
     response = requests.get(api.url + "/v1/jobs/" + "a" * 9_000, timeout=5)
-    assert response.status_code == 414
+    assert_error(response, 414, "request_line_too_long")
+    assert "aaaa" not in response.text
+    assert_alive(api)
+
+
+def test_headers_over_gunicorns_limits_are_a_json_431(api):
+    headers = {f"X-Many-{i}": "x" for i in range(120)}  # gunicorn allows 100 header fields
+    response = requests.get(api.url + "/healthz", headers=headers, timeout=5)
+    assert_error(response, 431, "headers_too_large")
     assert_alive(api)
 
 
