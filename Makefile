@@ -73,6 +73,10 @@ eval: eval-stance eval-summary eval-checklist ## All the evaluations
 train-stance: install ## Retrain the stance model from FNC-1 train (reproducible, resumable)
 	$(PY) -m evaluation.train_stance
 
+train-verifier: install ## Train the claim verifier (var/verifier, resumable) and fit its aggregator; prints the hold-outs, ships nothing
+	$(PY) -m evaluation.train_verifier --layers 6 --epochs 2 --lr 5e-5 --out var/verifier
+	$(PY) -m evaluation.train_verdicts --verifier var/verifier
+
 bench: install ## Throughput: naive vs in-process vs end-to-end vs raw model, in one run (<= 10 min)
 	$(PY) -m bench.throughput
 
