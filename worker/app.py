@@ -29,6 +29,7 @@ from jobs.contract import ANALYZE_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
 from jobs.telemetry import Telemetry
+from services.errors import ModelLoadError
 from worker.base import WorkerApp
 from worker.preflight import check_model_paths, check_redis
 from worker.provenance import describe_models, models_json
@@ -115,11 +116,21 @@ class Heartbeat:
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="newsnlp-heartbeat", daemon=True)
 
+    def _models(self, first: bool) -> dict[str, dict[str, str]] | None:
+        """The worker's models (hashed here, off the signal handler: ~0.3 s, once), or None
+        while a hub model is not in the cache yet (a pool process downloads it as it loads)."""
+        try:
+            return models_json(describe_models(self.settings))
+        except (ModelLoadError, OSError, ValueError) as exc:
+            if first:
+                logger.warning("heartbeat without its models for now: %s", exc)
+            return None
+
     def _run(self) -> None:
-        # Hashed here, off the signal handler: the model files are read once (~0.3 s).
-        models = models_json(describe_models(self.settings))
-        info = {"pid": os.getpid(), "concurrency": self.concurrency, "models": models}
+        models = self._models(first=True)
         while not self.stopped.is_set():
+            models = models or self._models(first=False)
+            info = {"pid": os.getpid(), "concurrency": self.concurrency, "models": models or {}}
             try:
                 self.telemetry.heartbeat(self.name, info)
             except redis.exceptions.RedisError as exc:

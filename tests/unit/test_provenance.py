@@ -104,3 +104,14 @@ def test_a_stance_folder_with_a_verifier_adds_its_stage(tmp_path):
     assert models["stance_verifier"]["runtime"] in ("torch bf16", "torch fp32")
     assert models["stance"]["version"] != plain[2].version
     assert models["stance_verifier"]["version"] == fingerprint([folder / "verifier"])
+
+
+def test_a_hub_model_not_in_the_cache_yet_leaves_the_heartbeat_without_models():
+    from worker.app import Heartbeat
+
+    settings = WorkerSettings(
+        redis_url="redis://127.0.0.1:1/0", stance_backend="nli", nli_model="org/not-downloaded"
+    )
+    with pytest.raises(ModelLoadError):
+        model_version("org/not-downloaded")
+    assert Heartbeat(settings, "w")._models(first=True) is None
