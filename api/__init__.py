@@ -15,7 +15,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import batches, health, job_views, web
+from api import batches, fleet, health, job_views, web
 from api.clients import ApiClients
 from api.errors import ApiError, ErrorSchema, payload_too_large, register_error_handlers
 from api.security import authenticate, rate_limit
@@ -84,6 +84,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(job_views.blp)
     api.register_blueprint(batches.blp)
+    api.register_blueprint(fleet.blp)
     app.register_blueprint(web.blp)
     register_error_handlers(app)
     if test_config is None:

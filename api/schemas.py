@@ -236,7 +236,27 @@ class ResultWarningSchema(ma.Schema):
     message = ma.fields.String()
 
 
+class ModelSchema(ma.Schema):
+    name = ma.fields.String()
+    version = ma.fields.String(
+        metadata={"description": "sha256 prefix of its files, or its Hugging Face revision"}
+    )
+    runtime = ma.fields.String(metadata={"description": "e.g. torch bf16, onnx int8, lightgbm"})
+
+
+class ModelsSchema(ma.Schema):
+    """The model of each stage that ran, as the worker loaded it."""
+
+    encoder = ma.fields.Nested(ModelSchema)
+    summarizer = ma.fields.Nested(ModelSchema)
+    stance = ma.fields.Nested(ModelSchema)
+    stance_verifier = ma.fields.Nested(
+        ModelSchema, metadata={"description": "where the stance model ships a verifier"}
+    )
+
+
 class ResultSchema(ma.Schema):
+    models = ma.fields.Nested(ModelsSchema)
     article = ma.fields.Nested(ResultArticleSchema)
     summary = ma.fields.Nested(SummaryResultSchema)
     stance = ma.fields.List(ma.fields.Nested(StanceResultSchema))
@@ -259,3 +279,15 @@ class JobSchema(ma.Schema):
         metadata={"description": "With a callback_url: delivered or failed, attempts, error"}
     )
     links = ma.fields.Nested(LinksSchema)
+
+
+class WorkerModelsSchema(ma.Schema):
+    name = ma.fields.String()
+    heartbeat_at = ma.fields.Float(metadata={"description": "Unix time of its last heartbeat"})
+    concurrency = ma.fields.Integer()
+    models = ma.fields.Nested(ModelsSchema)
+
+
+class FleetSchema(ma.Schema):
+    workers = ma.fields.List(ma.fields.Nested(WorkerModelsSchema))
+    mixed = ma.fields.Boolean(metadata={"description": "whether the workers run different models"})

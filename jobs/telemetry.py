@@ -86,6 +86,15 @@ class Telemetry:
         names = self.client.scan_iter(match=WORKER_PREFIX + "*", count=100)
         return sorted(_text(n)[len(WORKER_PREFIX) :] for n in names)
 
+    def worker_heartbeats(self) -> dict[str, dict[str, object]]:
+        """The last heartbeat of each live worker, by name (one that expired meanwhile is left
+        out)."""
+        names = self.live_workers()
+        if not names:
+            return {}
+        payloads = self.client.mget([WORKER_PREFIX + n for n in names])
+        return {n: json.loads(p) for n, p in zip(names, payloads, strict=True) if p is not None}
+
     def queue_depth(self, queue: str) -> int:
         return int(self.client.llen(queue))
 

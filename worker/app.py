@@ -2,9 +2,9 @@
 
 Each worker process loads the models once, when it starts (NEWSNLP_PRELOAD_MODELS=true, the
 default) or at its first job, and keeps them for its life. The main process writes a
-heartbeat to Redis every few seconds: the API's /readyz and /metrics count the live workers
-from it. Importing this module reads no setting and creates nothing; `worker.main` is the
-entrypoint that does.
+heartbeat to Redis every few seconds, with the models the worker runs: the API's /readyz and
+/metrics count the live workers from it, `/v1/models` lists their models. Importing this
+module reads no setting and creates nothing; `worker.main` is the entrypoint that does.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from jobs.contract import ANALYZE_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
 from jobs.telemetry import Telemetry
+from services.errors import ModelLoadError
 from worker.base import WorkerApp
 from worker.preflight import check_model_paths, check_redis
+from worker.provenance import describe_models, models_json
 from worker.runtime import configure_threads
 from worker.settings import WorkerSettings
 from worker.tasks import register_tasks
@@ -99,7 +101,8 @@ def _connect_signals(app: WorkerApp) -> None:
 
 
 class Heartbeat:
-    """Writes this worker's liveness to Redis every `interval` seconds from a daemon thread."""
+    """Writes this worker's liveness and models to Redis every `interval` seconds from a
+    daemon thread."""
 
     def __init__(self, settings: WorkerSettings, name: str, interval: float = 5.0) -> None:
         client = redis.Redis.from_url(
@@ -107,17 +110,29 @@ class Heartbeat:
         )
         self.telemetry = Telemetry(client, heartbeat_ttl=int(interval * 3))
         self.name = name
+        self.settings = settings
         self.concurrency = settings.concurrency
         self.interval = interval
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="newsnlp-heartbeat", daemon=True)
 
+    def _models(self, first: bool) -> dict[str, dict[str, str]] | None:
+        """The worker's models (hashed here, off the signal handler: ~0.3 s, once), or None
+        while a hub model is not in the cache yet (a pool process downloads it as it loads)."""
+        try:
+            return models_json(describe_models(self.settings))
+        except (ModelLoadError, OSError, ValueError) as exc:
+            if first:
+                logger.warning("heartbeat without its models for now: %s", exc)
+            return None
+
     def _run(self) -> None:
+        models = self._models(first=True)
         while not self.stopped.is_set():
+            models = models or self._models(first=False)
+            info = {"pid": os.getpid(), "concurrency": self.concurrency, "models": models or {}}
             try:
-                self.telemetry.heartbeat(
-                    self.name, {"pid": os.getpid(), "concurrency": self.concurrency}
-                )
+                self.telemetry.heartbeat(self.name, info)
             except redis.exceptions.RedisError as exc:
                 logger.warning("heartbeat not written: %s", type(exc).__name__)
             self.stopped.wait(self.interval)

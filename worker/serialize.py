@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from services.documents import Analysis
+from services.provenance import ModelInfo
+from worker.provenance import models_json
 
 
-def analysis_to_result(analysis: Analysis) -> dict[str, Any]:
+def analysis_to_result(analysis: Analysis, models: tuple[ModelInfo, ...]) -> dict[str, Any]:
+    """The result of a job; `models` are the worker's, of which the stages that ran go in."""
     doc = analysis.document
+    ran = {"encoder"}
+    ran |= {"summarizer"} if analysis.summary is not None else set()
+    ran |= {"stance", "stance_verifier"} if analysis.stance is not None else set()
     result: dict[str, Any] = {
         "article": {
             "title": doc.title,
@@ -20,6 +26,7 @@ def analysis_to_result(analysis: Analysis) -> dict[str, Any]:
         },
         "timings_ms": analysis.timings_ms,
         "warnings": [{"code": w.code, "message": w.message} for w in analysis.warnings],
+        "models": models_json(tuple(m for m in models if m.stage in ran)),
     }
     if analysis.summary is not None:
         result["summary"] = {

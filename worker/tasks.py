@@ -21,9 +21,11 @@ from jobs.store import JobStore
 from jobs.telemetry import ended_increments
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
+from services.provenance import ModelInfo
 from services.summarize.extractive import SummaryOptions
 from worker.base import NewsnlpTask, with_redis_retry
 from worker.delivery import register_webhook_task
+from worker.provenance import describe_models
 from worker.serialize import analysis_to_result
 from worker.settings import WorkerSettings
 from worker.wiring import build_analyzer
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 class Resources:
     analyzer: Analyzer
     store: JobStore
+    models: tuple[ModelInfo, ...]  # what every result says made it
 
 
 class AnalysisTask(NewsnlpTask):
@@ -42,7 +45,9 @@ class AnalysisTask(NewsnlpTask):
 
     @cached_property
     def resources(self) -> Resources:
-        resources = Resources(analyzer=build_analyzer(self.settings), store=self.store)
+        analyzer = build_analyzer(self.settings)
+        # Fingerprinted once, as the models load (not per job).
+        resources = Resources(analyzer, self.store, describe_models(self.settings))
         # Kept for the process's life: out of the garbage collector's scans from now on,
         # whether the models load at the process's start or at its first job.
         freeze_startup_heap()
@@ -74,7 +79,7 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
     tasks = list(started.request.get("tasks") or ())
     logger.info("job %s started", job_id)
     t0 = time.perf_counter()
-    outcome = _run(self.resources.analyzer, started.request, job_id, self.settings)
+    outcome = _run(self.resources, started.request, job_id, self.settings)
     duration = time.perf_counter() - t0
     # The job's metrics are added by the script that writes its end, only if it writes it.
     if isinstance(outcome, dict):
@@ -99,11 +104,12 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
 
 
 def _run(
-    analyzer: Analyzer, request: dict[str, Any], job_id: str, settings: WorkerSettings
+    resources: Resources, request: dict[str, Any], job_id: str, settings: WorkerSettings
 ) -> dict[str, Any] | tuple[str, str]:
     """The job's result, or (error code, message) for a job that failed."""
     try:
-        return analysis_to_result(analyzer.analyze(request_from_job(request)))
+        analysis = resources.analyzer.analyze(request_from_job(request))
+        return analysis_to_result(analysis, resources.models)
     except AnalysisError as exc:
         return exc.code, exc.message
     except SoftTimeLimitExceeded:

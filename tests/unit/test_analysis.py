@@ -6,6 +6,7 @@ import pytest
 
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import EmptyArticleError
+from services.provenance import ModelInfo
 from services.stance.similarity import SimilarityStanceDetector
 from services.summarize.extractive import ExtractiveSummarizer, SummaryOptions
 from tests.conftest import CLUTTER, REFERENCE_TITLE
@@ -56,7 +57,7 @@ def test_summary_only_skips_the_claims(counting, reference_text):
 def test_result_json_offsets_point_into_the_cleaned_text(encoder, reference_text):
     analyzer = Analyzer(encoder, ExtractiveSummarizer(), SimilarityStanceDetector())
     result = analysis_to_result(
-        analyzer.analyze(AnalysisRequest(text=reference_text, claims=(REFERENCE_TITLE,)))
+        analyzer.analyze(AnalysisRequest(text=reference_text, claims=(REFERENCE_TITLE,))), ()
     )
     body = result["article"]["text"]
     assert result["article"]["title"] == REFERENCE_TITLE
@@ -66,6 +67,25 @@ def test_result_json_offsets_point_into_the_cleaned_text(encoder, reference_text
         assert body[sentence["start"] : sentence["end"]] == sentence["text"]
     for evidence in result["stance"][0]["evidence"]:
         assert body[evidence["start"] : evidence["end"]] == evidence["text"]
+
+
+def test_result_names_the_models_of_the_stages_that_ran(encoder, reference_text):
+    analyzer = Analyzer(encoder, ExtractiveSummarizer(), SimilarityStanceDetector())
+    models = (
+        ModelInfo("encoder", "minilm", "0123456789ab", "torch fp32"),
+        ModelInfo("summarizer", "extractive", "123456789abc", "numpy"),
+        ModelInfo("stance", "stance", "23456789abcd", "lightgbm"),
+        ModelInfo("stance_verifier", "cross", "3456789abcde", "torch bf16"),
+    )
+    both = analyzer.analyze(AnalysisRequest(text=reference_text, claims=(REFERENCE_TITLE,)))
+    result = analysis_to_result(both, models)
+    assert list(result["models"]) == ["encoder", "summarizer", "stance", "stance_verifier"]
+    assert result["models"]["encoder"] == {
+        "name": "minilm", "version": "0123456789ab", "runtime": "torch fp32"
+    }  # fmt: skip
+    summary_only = AnalysisRequest(text=reference_text, tasks=frozenset({"summary"}))
+    result = analysis_to_result(analyzer.analyze(summary_only), models)
+    assert list(result["models"]) == ["encoder", "summarizer"]
 
 
 def test_an_article_of_clutter_only_is_an_error(encoder):
