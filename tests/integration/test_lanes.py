@@ -100,7 +100,8 @@ def test_each_lane_has_its_own_caps(tmp_path):
     try:
         api.start()
         bulk = [article(i) for i in range(3)]
-        assert requests.post(f"{api.url}/v1/batches", json={"jobs": bulk}, timeout=30).ok
+        batch = requests.post(f"{api.url}/v1/batches", json={"jobs": bulk}, timeout=30)
+        assert batch.status_code == 202, batch.text
         refused = requests.post(f"{api.url}/v1/batches", json={"jobs": bulk[:1]}, timeout=30)
         assert refused.status_code == 503 and refused.json()["reason"] == "queue_full"
         bulk_one = {**article(9), "priority": "bulk"}
@@ -115,6 +116,20 @@ def test_each_lane_has_its_own_caps(tmp_path):
         assert 'newsnlp_queued_jobs{priority="bulk"} 3.0' in metrics
         assert 'newsnlp_queued_jobs{priority="interactive"} 3.0' in metrics
         assert f'newsnlp_queue_depth{{queue="{BULK_QUEUE}"}} 3.0' in metrics
+        # A bulk job that ends (here: canceled) gives its place back to its own lane.
+        canceled = requests.delete(api.url + batch.json()["jobs"][0]["links"]["self"], timeout=30)
+        assert canceled.json()["status"] == "canceled"
+        metrics = requests.get(f"{api.url}/metrics", timeout=30).text
+        assert 'newsnlp_queued_jobs{priority="bulk"} 2.0' in metrics
+        assert 'newsnlp_queued_jobs{priority="interactive"} 3.0' in metrics
+        accepted = requests.post(f"{api.url}/v1/jobs", json=bulk_one, timeout=30)
+        assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
+        assert (
+            requests.get(api.url + accepted.json()["links"]["self"], timeout=30).json()["priority"]
+            == "bulk"
+        )
+        refused = requests.post(f"{api.url}/v1/jobs", json=article(21), timeout=30)
+        assert refused.status_code == 503 and refused.json()["reason"] == "queue_full"
     finally:
         api.stop()
         server.stop()

@@ -84,3 +84,17 @@ def test_each_lane_has_its_queue_and_the_worker_takes_interactive_first():
 )
 def test_the_cli_submits_several_files_as_bulk(argv, expected):
     assert priority(build_parser().parse_args(argv)) == expected
+
+
+def test_a_job_of_a_batch_gives_no_priority_of_its_own():
+    app = create_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    job = {**ARTICLE, "priority": "interactive"}
+    response = app.test_client().post("/v1/batches", json={"jobs": [ARTICLE, job]})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["errors"] == {
+        "jobs": {"1": {"priority": ["Give the batch's priority, not a job's."]}}
+    }
+    response = app.test_client().post("/v1/jobs", json={**ARTICLE, "priority": "urgent"})
+    assert response.status_code == 422
+    assert "priority" in response.get_json()["errors"]
