@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-browser run worker webhook-worker test test-unit test-integration test-e2e bench bench-quick bench-api load install-wrk eval eval-stance eval-summary eval-checklist train-stance chaos soak lint format clean
+.PHONY: help install install-browser run worker webhook-worker test test-unit test-integration test-e2e bench bench-quick bench-lanes bench-api load install-wrk eval eval-stance eval-summary eval-checklist train-stance chaos soak lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ run: install ## Start Redis (embedded unless REDIS_URL is set), the API, one wor
 	$(PY) -m devstack.run
 
 worker: install ## Start one worker against REDIS_URL (for more workers, on any machine)
-	exec $(VENV)/bin/celery -A worker.main worker --queues newsnlp --loglevel INFO
+	exec $(VENV)/bin/celery -A worker.main worker --queues newsnlp,newsnlp-bulk --loglevel INFO
 
 webhook-worker: install ## Start one webhook worker (deliveries; threads, no models) against REDIS_URL
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(PY) -m worker.command webhook-worker
@@ -82,6 +82,9 @@ bench: install ## Throughput: naive vs in-process vs end-to-end vs raw model, in
 
 bench-quick: install ## The same benchmark on a smaller corpus (<= 2 min)
 	$(PY) -m bench.throughput --quick
+
+bench-lanes: install ## Interactive p95 with 2,000 bulk jobs queued vs idle, on one worker; bulk throughput vs one queue
+	$(PY) -m bench.lanes
 
 install-wrk: ## Debian's wrk for bench-api (as root)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \

@@ -18,7 +18,7 @@ from api.errors import ApiError
 from api.job_views import check_limits
 from api.schemas import JobCreateSchema, LinksSchema, StrictSchema, check_length
 from api.security import charge, owns
-from jobs.contract import ANALYZE_TASK, QUEUE, JobStatus
+from jobs.contract import ANALYZE_TASK, LANE_QUEUES, JobStatus, Priority
 from jobs.queue import task_message
 from jobs.store import NewJob
 from jobs.telemetry import METRICS_KEY, Increments
@@ -32,6 +32,11 @@ BATCH_PREFIX = "newsnlp:batch:"
 
 
 class BatchCreateSchema(StrictSchema):
+    priority = ma.fields.String(
+        load_default=Priority.BULK.value,
+        validate=ma.validate.OneOf([p.value for p in Priority]),
+        metadata={"description": "The lane of every job of the batch (a job's own is refused)"},
+    )
     jobs = ma.fields.List(
         ma.fields.Nested(JobCreateSchema),
         required=True,
@@ -68,26 +73,38 @@ class Batches(MethodView):
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Submit up to 100 jobs: all are validated, then all queued at once, or none.
 
-        A batch of N jobs counts N requests towards the rate limit, and N jobs towards the
-        queue's caps (503 `queue_full` when they do not all fit).
+        The jobs are bulk unless the batch asks for `priority: interactive`. A batch of N jobs
+        counts N requests towards the rate limit, and N jobs towards its lane's caps (503
+        `queue_full` when they do not all fit).
         """
+        priority = Priority(data["priority"])
         for i, job in enumerate(data["jobs"]):
+            if job["priority"] is not None:
+                raise ApiError(
+                    422,
+                    "validation_error",
+                    "The request is not valid; see errors for each field.",
+                    {"jobs": {str(i): {"priority": ["Give the batch's priority, not a job's."]}}},
+                )
+            job["priority"] = priority.value
             check_limits(job, prefix=("jobs", str(i)))
         charge(len(data["jobs"]) - 1)  # the request itself is counted already
         svc = clients()
+        queue = LANE_QUEUES[priority]
         jobs = []
         for job in data["jobs"]:
             job_id = uuid.uuid4().hex
-            message = task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], QUEUE)
+            message = task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], queue)
             jobs.append(NewJob(job_id, job, message))
         tasks = Counter(f"submitted|{task}" for job in data["jobs"] for task in job["tasks"])
         batch_id = uuid.uuid4().hex
         svc.store.create_batch(
             BATCH_PREFIX + batch_id,
             jobs,
-            QUEUE,
+            queue,
             owner=g.get("owner", ""),
             metrics=Increments(METRICS_KEY, dict(tasks), {}),
+            priority=priority,
         )
         for job in jobs:
             tasks_of_job = ",".join(job.request["tasks"])

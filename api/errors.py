@@ -120,12 +120,12 @@ def handle_redis_down(error: Exception) -> ResponseReturnValue:
 
 
 def handle_queue_full(error: QueueFull) -> ResponseReturnValue:
-    logger.warning("job refused: the queue is full")
+    logger.warning("job refused: its lane's queue is full")
     retry_after = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
     return error_response(
         503,
         "queue_full",
-        "The queue is full; nothing was accepted: retry later.",
+        "The queue of this priority is full; nothing was accepted: retry later.",
         headers={"Retry-After": retry_after},
     )
 

@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from api.blueprint import Blueprint
 from api.clients import clients
 from api.errors import ApiError
-from jobs.contract import QUEUE
+from jobs.contract import LANE_QUEUES
 from jobs.redis_errors import REDIS_ERRORS, is_out_of_memory
 from jobs.store import JobStore
 from jobs.telemetry import Telemetry, histograms
@@ -101,22 +101,27 @@ class RedisMetricsCollector:
                 ended.add_metric([parts[1], parts[2]], float(value))
         yield submitted
         yield ended
-        yield GaugeMetricFamily(
-            "newsnlp_queue_depth",
-            "Messages waiting in the queue",
-            value=self.telemetry.queue_depth(QUEUE),
+        depth = GaugeMetricFamily(
+            "newsnlp_queue_depth", "Messages waiting in each lane's queue", labels=["queue"]
         )
-        jobs, size = self.store.queued()
-        yield GaugeMetricFamily(
+        queued_jobs = GaugeMetricFamily(
             "newsnlp_queued_jobs",
-            "Jobs accepted and not ended yet, as NEWSNLP_MAX_QUEUED_JOBS caps them",
-            value=jobs,
+            "Jobs accepted and not ended yet, per lane, as NEWSNLP_MAX_QUEUED_JOBS caps them",
+            labels=["priority"],
         )
-        yield GaugeMetricFamily(
+        queued_bytes = GaugeMetricFamily(
             "newsnlp_queued_bytes",
             "Bytes of their requests and messages, as NEWSNLP_MAX_QUEUED_BYTES caps them",
-            value=size,
+            labels=["priority"],
         )
+        for priority, queue in LANE_QUEUES.items():
+            depth.add_metric([queue], self.telemetry.queue_depth(queue))
+            jobs, size = self.store.queued(priority)
+            queued_jobs.add_metric([priority.value], jobs)
+            queued_bytes.add_metric([priority.value], size)
+        yield depth
+        yield queued_jobs
+        yield queued_bytes
         yield GaugeMetricFamily(
             "newsnlp_workers_live",
             "Workers with a fresh heartbeat",

@@ -15,7 +15,7 @@ from api.clients import clients
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.security import owns
-from jobs.contract import ANALYZE_TASK, QUEUE, TERMINAL_STATUSES
+from jobs.contract import ANALYZE_TASK, LANE_QUEUES, TERMINAL_STATUSES, Priority
 from jobs.queue import task_message
 from jobs.redis_errors import REDIS_ERRORS, is_unavailable
 from jobs.store import JobRecord, record_body, request_hash
@@ -69,18 +69,24 @@ def check_limits(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> None:
 
 
 def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[str, bool]:
-    """Record and enqueue one validated job; returns its id and whether it is new."""
+    """Record and enqueue one validated job in its lane (interactive unless it asks for bulk);
+    returns its id and whether it is new."""
     svc = clients()
     job_id = uuid.uuid4().hex
+    # Kept in the request too: the Idempotency-Key's digest tells the two lanes apart.
+    priority = Priority(data["priority"] or Priority.INTERACTIVE)
+    data["priority"] = priority.value
+    queue = LANE_QUEUES[priority]
     # Recorded, queued and counted in one atomic step: a job exists exactly when its
     # message is in the queue (a Redis failure leaves neither, and the client a 503).
     creation = svc.store.create(
         job_id,
         data,
         idempotency_key=idempotency_key,
-        enqueue=(QUEUE, task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], QUEUE)),
+        enqueue=(queue, task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], queue)),
         metrics=submitted_increments(data["tasks"]),
         owner=g.get("owner", ""),
+        priority=priority,
     )
     if not creation.created:
         existing = svc.store.get(creation.job_id)
@@ -93,7 +99,13 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
             )
         return creation.job_id, False
     tasks = ",".join(data["tasks"])
-    logger.info("job %s queued (%s)", creation.job_id, tasks, extra={"job_id": creation.job_id})
+    logger.info(
+        "job %s queued (%s, %s)",
+        creation.job_id,
+        tasks,
+        priority,
+        extra={"job_id": creation.job_id},
+    )
     return creation.job_id, True
 
 

@@ -9,7 +9,7 @@ from flask import current_app, has_app_context
 from marshmallow import validate
 
 from api.html_check import has_visible_text
-from jobs.contract import ANALYSIS_TASKS
+from jobs.contract import ANALYSIS_TASKS, Priority
 
 
 def config_limit(name: str, default: int) -> int:
@@ -137,6 +137,14 @@ class JobCreateSchema(StrictSchema):
         require_tld=False,
         validate=validate.Length(max=2000),
         metadata={"description": "POSTed the job (signed, X-Newsnlp-Signature) when it ends."},
+    )
+    priority = ma.fields.String(
+        load_default=None,
+        validate=validate.OneOf([p.value for p in Priority]),
+        metadata={
+            "description": "The job's lane: a worker takes an interactive job before any bulk"
+            " one. Default: interactive for POST /v1/jobs, bulk for POST /v1/batches."
+        },
     )
 
     @ma.pre_load
@@ -272,6 +280,7 @@ class JobSchema(ma.Schema):
     created_at = ma.fields.String()
     started_at = ma.fields.String(allow_none=True)
     finished_at = ma.fields.String(allow_none=True)
+    priority = ma.fields.String(metadata={"enum": [p.value for p in Priority]})
     attempts = ma.fields.Integer()
     result = ma.fields.Nested(ResultSchema, allow_none=True)
     error = ma.fields.Nested(JobErrorSchema, allow_none=True)

@@ -56,8 +56,10 @@ class NewsnlpClient:
         max_sentences: int | None = None,
         max_words: int | None = None,
         idempotency_key: str | None = None,
+        priority: str | None = None,
     ) -> str:
-        """Submit one article; returns the job id."""
+        """Submit one article (`priority`: "interactive", the API's default, or "bulk");
+        returns the job id."""
         article: dict[str, Any] = {"text": text} if html is None else {"html": html}
         if title:
             article["title"] = title
@@ -66,6 +68,8 @@ class NewsnlpClient:
             job["claims"] = claims
         if tasks:
             job["tasks"] = tasks
+        if priority:
+            job["priority"] = priority
         summary = {k: v for k, v in (("max_sentences", max_sentences), ("max_words", max_words))
                    if v is not None}  # fmt: skip
         if summary:

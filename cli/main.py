@@ -60,7 +60,13 @@ def _submit_one(client: NewsnlpClient, path: str, args: argparse.Namespace) -> s
         title=args.title,
         claims=args.claim or None,
         max_sentences=args.max_sentences,
+        priority=priority(args),
     )
+
+
+def priority(args: argparse.Namespace) -> str:
+    """--priority, else bulk for several files (a backfill), interactive for one."""
+    return args.priority or ("bulk" if len(args.files) > 1 else "interactive")
 
 
 def _failure(exc: Exception, url: str) -> str:
@@ -156,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--claim", action="append", help="a claim to check (repeatable)")
     submit.add_argument("--title", help="the article's title (default claim)")
     submit.add_argument("--max-sentences", type=int)
+    submit.add_argument(
+        "--priority",
+        choices=["interactive", "bulk"],
+        help="the jobs' lane (default: interactive for one file, bulk for several)",
+    )
     submit.add_argument("--wait", action="store_true", help="wait for the results")
     submit.add_argument(
         "--json",

@@ -17,7 +17,7 @@ case "$role" in
   worker)
     # One node name per container (%h is its hostname: the container id, or the pod name),
     # which the image's HEALTHCHECK and the Kubernetes probes ping.
-    exec celery -A worker.main worker --queues newsnlp \
+    exec celery -A worker.main worker --queues newsnlp,newsnlp-bulk \
       --hostname "newsnlp@%h" \
       --concurrency "${NEWSNLP_WORKER_CONCURRENCY:-1}" --loglevel INFO
     ;;

@@ -31,6 +31,11 @@ def celery_config(
         "socket_timeout": 10,
         "socket_keepalive": True,
         "health_check_interval": 10,
+        # The lanes: each BRPOP lists a worker's queues sorted by name (`newsnlp` before
+        # `newsnlp-bulk`, jobs.contract.WORKER_QUEUES), and Redis answers from the first one
+        # that holds a message: an interactive job first, a bulk one only when there is none.
+        # kombu's default (round_robin) rotates the queues after each message, for fairness.
+        "queue_order_strategy": "sorted",
     }
     return {
         "broker_url": redis_url,

@@ -6,6 +6,9 @@ change is atomic and a job in a terminal status never changes again: a redeliver
 (after a crashed worker or a visibility timeout) cannot overwrite a result with another one.
 The scripts that end a job also publish its new status on the job's channel, in the same
 atomic step, so that a client waiting on the job is answered when it ends (`JobStore.wait`).
+
+Each priority (lane) has its own queue and its own caps: a bulk backlog at its cap refuses
+bulk jobs only, never an interactive one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import redis
 
-from jobs.contract import TERMINAL_STATUSES, JobStatus
+from jobs.contract import TERMINAL_STATUSES, JobStatus, Priority
 from jobs.telemetry import Increments
 
 
@@ -45,13 +48,16 @@ end
 # A job counts towards the queue's caps from its creation until it ends: its record holds
 # what it counts for (`queued_bytes`) until then, and the scripts that end a job (_START
 # when out of attempts, _FINISH, _CANCEL) give it back here, once. KEYS[2] and KEYS[3] are
-# the counters of jobs and bytes.
+# the interactive lane's counters of jobs and bytes, KEYS[4] and KEYS[5] the bulk lane's
+# (a record without a priority is an interactive job's, as every job was before the lanes).
 _RELEASE = """
 local counted = redis.call('HGET', KEYS[1], 'queued_bytes')
 if counted then
+  local lane = 2
+  if redis.call('HGET', KEYS[1], 'priority') == 'bulk' then lane = 4 end
   redis.call('HDEL', KEYS[1], 'queued_bytes')
-  redis.call('DECR', KEYS[2])
-  redis.call('DECRBY', KEYS[3], counted)
+  redis.call('DECR', KEYS[lane])
+  redis.call('DECRBY', KEYS[lane + 1], counted)
 end
 """
 
@@ -127,10 +133,11 @@ local function admit(first, cap, n, size)
 end
 """
 
-# KEYS: the job, the counters of queued jobs and bytes. ARGV: id, now, request, pending TTL,
-# idempotency key, request digest, idempotency TTL, queue list, message, owner, the caps on
-# jobs and bytes, the job's size; then metrics. Answers {1, id}, {0, '<id> <digest>'} (the
-# idempotency key's job) or {2, ''} (the queue is full: nothing recorded).
+# KEYS: the job, its lane's counters of queued jobs and bytes. ARGV: id, now, request, pending
+# TTL, idempotency key, request digest, idempotency TTL, queue list, message, owner, the caps
+# on jobs and bytes, the job's size, its priority; then metrics. Answers {1, id},
+# {0, '<id> <digest>'} (the idempotency key's job) or {2, ''} (the lane is full: nothing
+# recorded).
 _CREATE = (
     _ADMIT
     + """
@@ -140,7 +147,8 @@ if ARGV[5] ~= '' then
 end
 if not admit(2, 11, 1, tonumber(ARGV[13])) then return {2, ''} end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'created_at', ARGV[2],
-           'attempts', 0, 'request', ARGV[3], 'owner', ARGV[10], 'queued_bytes', ARGV[13])
+           'attempts', 0, 'request', ARGV[3], 'owner', ARGV[10], 'queued_bytes', ARGV[13],
+           'priority', ARGV[14])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('SET', ARGV[5], ARGV[1] .. ' ' .. ARGV[6], 'EX', ARGV[7])
@@ -149,33 +157,33 @@ if ARGV[8] ~= '' then
   redis.call('LPUSH', ARGV[8], ARGV[9])
 end
 """
-    + _add_metrics_lua(14)
+    + _add_metrics_lua(15)
     + """
 return {1, ARGV[1]}
 """
 )
 
-# A batch, all or nothing. KEYS: the counters of queued jobs and bytes, the batch, then each
-# job. ARGV: now, pending TTL, owner, the caps on jobs and bytes, queue list, the batch's
-# job ids (JSON), its size in bytes, then (id, request, message, size) for each job; then
-# metrics. Answers 1, or 0 when the queue is full (nothing recorded).
+# A batch, all or nothing. KEYS: its lane's counters of queued jobs and bytes, the batch, then
+# each job. ARGV: now, pending TTL, owner, the caps on jobs and bytes, queue list, the batch's
+# job ids (JSON), its size in bytes, the jobs' priority, then (id, request, message, size)
+# for each job; then metrics. Answers 1, or 0 when the queue is full (nothing recorded).
 _CREATE_BATCH = (
     _ADMIT
     + """
 local n = #KEYS - 3
 if not admit(1, 4, n, tonumber(ARGV[8])) then return 0 end
 for j = 1, n do
-  local a = 8 + 4 * (j - 1)
+  local a = 9 + 4 * (j - 1)
   redis.call('HSET', KEYS[3 + j], 'id', ARGV[a + 1], 'status', 'queued', 'created_at', ARGV[1],
              'attempts', 0, 'request', ARGV[a + 2], 'owner', ARGV[3],
-             'queued_bytes', ARGV[a + 4])
+             'queued_bytes', ARGV[a + 4], 'priority', ARGV[9])
   redis.call('EXPIRE', KEYS[3 + j], ARGV[2])
   redis.call('LPUSH', ARGV[6], ARGV[a + 3])
 end
 redis.call('HSET', KEYS[3], 'created_at', ARGV[1], 'jobs', ARGV[7], 'owner', ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 """
-    + _add_metrics_lua("9 + 4 * n")
+    + _add_metrics_lua("10 + 4 * n")
     + """
 return 1
 """
@@ -226,6 +234,7 @@ class JobRecord:
     error: dict[str, Any] | None
     webhook: dict[str, Any] | None = None
     owner: str = ""  # the hash of the API key that created the job ("": created without keys)
+    priority: Priority = Priority.INTERACTIVE
 
 
 def record_body(record: JobRecord) -> dict[str, Any]:
@@ -236,6 +245,7 @@ def record_body(record: JobRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "started_at": record.started_at,
         "finished_at": record.finished_at,
+        "priority": record.priority.value,
         "attempts": record.attempts,
         "result": record.result,
         "error": record.error,
@@ -244,7 +254,8 @@ def record_body(record: JobRecord) -> dict[str, Any]:
 
 
 class QueueFull(Exception):
-    """The queue holds as many jobs, or bytes of jobs, as its caps allow: nothing was recorded."""
+    """The job's lane holds as many jobs, or bytes of jobs, as its caps allow: nothing was
+    recorded."""
 
 
 DEFAULT_MAX_QUEUED_JOBS = 10_000
@@ -285,9 +296,11 @@ class JobStore:
     that a job waiting in a long queue cannot expire before it runs, while a record whose
     job can never run (its message lost with a Redis that had no persistence) still goes.
 
-    Jobs that have not ended are counted, with their size (request and queue message), under
-    `<counter_prefix>jobs` and `<counter_prefix>bytes`; a job that would take either over its
-    cap (`max_queued_jobs`, `max_queued_bytes`) is refused (`QueueFull`) and nothing is kept.
+    Jobs that have not ended are counted, with their size (request and queue message), per
+    lane: interactive jobs under `<counter_prefix>jobs` and `<counter_prefix>bytes`, bulk
+    jobs under `<counter_prefix>bulk:jobs` and `<counter_prefix>bulk:bytes`. A job that would
+    take its lane over either cap (`max_queued_jobs`, `max_queued_bytes`, the same for each
+    lane) is refused (`QueueFull`) and nothing is kept.
     """
 
     def __init__(
@@ -304,7 +317,15 @@ class JobStore:
         max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         wait_recheck_seconds: float = 1.0,
     ) -> None:
-        self.counters = [counter_prefix + "jobs", counter_prefix + "bytes"]
+        self.lane_counters = {
+            Priority.INTERACTIVE: [counter_prefix + "jobs", counter_prefix + "bytes"],
+            Priority.BULK: [counter_prefix + "bulk:jobs", counter_prefix + "bulk:bytes"],
+        }
+        # What the scripts that end a job take (`_RELEASE`): both lanes', interactive first.
+        self.counters = [
+            *self.lane_counters[Priority.INTERACTIVE],
+            *self.lane_counters[Priority.BULK],
+        ]
         self.max_queued_jobs = max_queued_jobs
         self.max_queued_bytes = max_queued_bytes
         self.idempotency_prefix = idempotency_prefix
@@ -338,10 +359,12 @@ class JobStore:
         enqueue: tuple[str, str] | None = None,
         metrics: Increments | None = None,
         owner: str = "",
+        priority: Priority = Priority.INTERACTIVE,
     ) -> Creation:
-        """Record a queued job of `owner`. With an idempotency key that `owner` already used,
-        create nothing and return the job that key made (the caller compares `request_hash`);
-        the same key of another owner is another key. Over a cap, `QueueFull`.
+        """Record a queued job of `owner`, in the lane of `priority`. With an idempotency key
+        that `owner` already used, create nothing and return the job that key made (the
+        caller compares `request_hash`); the same key of another owner is another key. Over
+        a cap of the lane, `QueueFull`.
 
         In the same atomic step, `enqueue=(list, message)` pushes the job's queue message
         (`jobs.queue.task_message`) and `metrics` are added: a job is recorded exactly when
@@ -354,7 +377,7 @@ class JobStore:
             idem_key = self._idempotency_key(idempotency_key, owner)
         list_name, message = enqueue or ("", "")
         created, value = self._create(
-            keys=[self.key(job_id), *self.counters],
+            keys=[self.key(job_id), *self.lane_counters[priority]],
             args=[
                 job_id,
                 utc_now(),
@@ -369,6 +392,7 @@ class JobStore:
                 self.max_queued_jobs,
                 self.max_queued_bytes,
                 len(payload.encode("utf-8")) + len(message),
+                priority.value,
                 *_metrics_args(metrics),
             ],  # fmt: skip
         )
@@ -387,9 +411,11 @@ class JobStore:
         *,
         owner: str = "",
         metrics: Increments | None = None,
+        priority: Priority = Priority.BULK,
     ) -> None:
-        """Record a batch and its jobs, each queued, in one atomic step: all of them, or
-        none (`QueueFull`) when they do not all fit under the caps."""
+        """Record a batch and its jobs, each queued in the lane of `priority` (`queue`), in
+        one atomic step: all of them, or none (`QueueFull`) when they do not all fit under
+        the lane's caps."""
         payloads = [request_payload(job.request) for job in jobs]
         sizes = [
             len(payload.encode("utf-8")) + len(job.message)
@@ -401,7 +427,11 @@ class JobStore:
             for item in (job.job_id, payload, job.message, size)
         ]
         admitted = self._create_batch(
-            keys=[*self.counters, batch_key, *(self.key(job.job_id) for job in jobs)],
+            keys=[
+                *self.lane_counters[priority],
+                batch_key,
+                *(self.key(job.job_id) for job in jobs),
+            ],
             args=[
                 utc_now(),
                 self.pending_ttl_seconds,
@@ -411,6 +441,7 @@ class JobStore:
                 queue,
                 json.dumps([job.job_id for job in jobs]),
                 sum(sizes),
+                priority.value,
                 *per_job,
                 *_metrics_args(metrics),
             ],  # fmt: skip
@@ -418,9 +449,9 @@ class JobStore:
         if not admitted:
             raise QueueFull
 
-    def queued(self) -> tuple[int, int]:
-        """The jobs not ended yet, and their bytes, as the caps count them."""
-        jobs, size = self.client.mget(self.counters)
+    def queued(self, priority: Priority = Priority.INTERACTIVE) -> tuple[int, int]:
+        """The jobs of a lane not ended yet, and their bytes, as its caps count them."""
+        jobs, size = self.client.mget(self.lane_counters[priority])
         return int(jobs or 0), int(size or 0)
 
     def _idempotency_key(self, idempotency_key: str, owner: str) -> str:
@@ -449,6 +480,7 @@ class JobStore:
             "error",
             "webhook",
             "owner",
+            "priority",
         )
         values = self.client.hmget(self.key(job_id), fields)
         raw = {name: _text(value) for name, value in zip(fields, values, strict=True)}
@@ -465,6 +497,7 @@ class JobStore:
             error=json.loads(raw["error"]) if raw["error"] else None,
             webhook=json.loads(raw["webhook"]) if raw["webhook"] else None,
             owner=raw["owner"] or "",
+            priority=Priority(raw["priority"] or Priority.INTERACTIVE),
         )
 
     def wait(self, job_id: str, timeout: float) -> JobRecord | None:

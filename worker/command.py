@@ -1,8 +1,8 @@
 """The command line of each worker role, built here only: `make run`, the tests, chaos and
 the image's entrypoint (`python -m worker.command webhook-worker`) all start it from here.
 
-Roles: `worker` (the models, the `newsnlp` queue, prefork) and `webhook-worker` (webhook
-deliveries, the `newsnlp-webhooks` queue, threads, no models).
+Roles: `worker` (the models, the `newsnlp` queue then the `newsnlp-bulk` one, prefork) and
+`webhook-worker` (webhook deliveries, the `newsnlp-webhooks` queue, threads, no models).
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from jobs.contract import QUEUE, WEBHOOK_QUEUE
+from jobs.contract import WEBHOOK_QUEUE, WORKER_QUEUES
 from jobs.env import env_int
 
 ROLES = {
-    "worker": ("worker.main", QUEUE, "newsnlp"),
+    # Interactive first: the order the transport takes the queues in (jobs.broker).
+    "worker": ("worker.main", ",".join(WORKER_QUEUES), "newsnlp"),
     "webhook-worker": ("worker.webhook_main", WEBHOOK_QUEUE, "newsnlp-webhooks"),
 }
 # Threads of a webhook worker: each holds one delivery at most NEWSNLP_WEBHOOK_TIMEOUT s.

@@ -156,7 +156,7 @@ def fake_servers(tmp_path: Path) -> Path:
         (
             "worker",
             "celery",
-            ["-A worker.main worker", "--queues newsnlp", "--hostname newsnlp@%h"],
+            ["-A worker.main worker", "--queues newsnlp,newsnlp-bulk ", "--hostname newsnlp@%h"],
         ),
     ],
 )

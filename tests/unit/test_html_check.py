@@ -92,7 +92,7 @@ MANY_FIELDS = {f"f{i}": 1 for i in range(100)}
         ),
         (
             {"article": {"text": "x"}, **MANY_FIELDS},
-            {"_schema": ["Unknown fields: this object has at most 5 fields."]},
+            {"_schema": ["Unknown fields: this object has at most 6 fields."]},
         ),
         (
             {"article": {"text": "x", **MANY_FIELDS}},

@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from jobs.contract import QUEUE
+from jobs.contract import WORKER_QUEUES
 from tests.conftest import REPO_ROOT
 from worker.settings import WorkerSettings
 
@@ -328,7 +328,7 @@ def test_redis_keeps_an_append_only_file_on_a_volume(documents):
 # --- KEDA --------------------------------------------------------------------------------
 
 
-def test_the_scaled_object_scales_the_worker_deployment_on_the_celery_queue(documents):
+def test_the_scaled_object_scales_the_worker_deployment_on_both_lanes_queues(documents):
     scaled = find(documents, "ScaledObject", "worker")
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     spec = scaled["spec"]
@@ -337,24 +337,28 @@ def test_the_scaled_object_scales_the_worker_deployment_on_the_celery_queue(docu
     find(documents, "Deployment", target["name"])
     assert spec["minReplicaCount"] == 0 < spec["maxReplicaCount"]
     assert 1 <= spec["fallback"]["replicas"] <= spec["maxReplicaCount"]
-    (trigger,) = spec["triggers"]
-    assert trigger["type"] == "redis"
-    metadata = trigger["metadata"]
-    assert all(isinstance(value, str) for value in metadata.values())  # KEDA: strings only
-    assert metadata["listName"] == QUEUE  # Celery's Redis broker: a LIST named as the queue
-    assert int(metadata["listLength"]) >= 1 and int(metadata["activationListLength"]) == 0
-    host, port = metadata["address"].rsplit(":", 1)
-    service, namespace = host.split(".")[:2]
-    assert host == f"{service}.{namespace}.svc.cluster.local"
-    assert find(documents, "Service", service)["metadata"]["namespace"] == namespace
-    assert int(port) in {p["port"] for p in find(documents, "Service", service)["spec"]["ports"]}
+    # Celery's Redis broker: a LIST named as the queue, one trigger for each the worker reads.
+    lists = [trigger["metadata"]["listName"] for trigger in spec["triggers"]]
+    assert lists == list(WORKER_QUEUES)
     secret_url = urlsplit(find(documents, "Secret", "newsnlp-redis")["stringData"]["REDIS_URL"])
-    assert metadata["databaseIndex"] == (secret_url.path.strip("/") or "0")
+    for trigger in spec["triggers"]:
+        assert trigger["type"] == "redis"
+        metadata = trigger["metadata"]
+        assert all(isinstance(value, str) for value in metadata.values())  # KEDA: strings only
+        assert int(metadata["listLength"]) >= 1 and int(metadata["activationListLength"]) == 0
+        host, port = metadata["address"].rsplit(":", 1)
+        service, namespace = host.split(".")[:2]
+        assert host == f"{service}.{namespace}.svc.cluster.local"
+        assert find(documents, "Service", service)["metadata"]["namespace"] == namespace
+        ports = {p["port"] for p in find(documents, "Service", service)["spec"]["ports"]}
+        assert int(port) in ports
+        assert metadata["databaseIndex"] == (secret_url.path.strip("/") or "0")
 
 
 def test_the_trigger_authenticates_with_the_redis_password_from_the_secret(documents):
-    (trigger,) = find(documents, "ScaledObject", "worker")["spec"]["triggers"]
-    auth = find(documents, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    triggers = find(documents, "ScaledObject", "worker")["spec"]["triggers"]
+    (name,) = {trigger["authenticationRef"]["name"] for trigger in triggers}
+    auth = find(documents, "TriggerAuthentication", name)
     assert auth["apiVersion"] == "keda.sh/v1alpha1"
     (reference,) = auth["spec"]["secretTargetRef"]
     assert reference["parameter"] == "password"

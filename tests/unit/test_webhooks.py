@@ -90,7 +90,9 @@ def test_the_signature_covers_the_timestamp_and_the_body():
 def test_each_worker_role_has_its_queue_and_module():
     model = worker_command("worker", concurrency=2)
     hooks = worker_command("webhook-worker", concurrency=8, hostname="h@x")
-    assert model[:6] == ["celery", "-A", "worker.main", "worker", "--queues", "newsnlp"]
+    assert model[:6] == [
+        "celery", "-A", "worker.main", "worker", "--queues", "newsnlp,newsnlp-bulk"
+    ]  # fmt: skip
     assert hooks[:6] == [
         "celery", "-A", "worker.webhook_main", "worker", "--queues", "newsnlp-webhooks"
     ]  # fmt: skip
