@@ -264,6 +264,9 @@ def redis_round_trips(
         ttl_seconds=600,
         pending_ttl_seconds=600,
         prefix="newsnlp:bench-floor:",
+        # Its jobs never end (no worker): the queue caps would refuse them after 10,000.
+        max_queued_jobs=10**9,
+        max_queued_bytes=2**62,
     )
     # A POST's queue message carries the job id, not the article: ~1 kB with Celery's headers.
     message = "m" * 1000
