@@ -106,3 +106,29 @@ class LocalRedis:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+FILLER_PREFIX = "newsnlp:filler:"
+
+
+def fill_to_maxmemory(client: redis.Redis, headroom: int = 1_000_000) -> int:
+    """Cap Redis just above what it holds and fill it until it refuses writes (noeviction);
+    the number of filler keys written. Then the cap goes below what it holds: the few kB that
+    acks and ended jobs free do not let writes through again. `free_filler` undoes it."""
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", client.info("memory")["used_memory"] + headroom)
+    keys = 0
+    try:
+        while True:
+            client.set(f"{FILLER_PREFIX}{keys}", "x" * 10_000)
+            keys += 1
+    except redis.exceptions.OutOfMemoryError:
+        client.config_set("maxmemory", client.info("memory")["used_memory"] - headroom)
+        return keys
+
+
+def free_filler(client: redis.Redis, keys: int) -> None:
+    """Delete what `fill_to_maxmemory` wrote and lift the cap."""
+    for start in range(0, keys, 500):
+        client.delete(*(f"{FILLER_PREFIX}{i}" for i in range(start, min(keys, start + 500))))
+    client.config_set("maxmemory", 0)

@@ -30,7 +30,7 @@ from pathlib import Path
 import redis
 import requests
 
-from devstack.local_redis import LocalRedis, free_port
+from devstack.local_redis import LocalRedis, fill_to_maxmemory, free_filler, free_port
 from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, alive, descendants
 
 SOFT_LIMIT, HARD_LIMIT, VISIBILITY = 20, 25, 30
@@ -274,21 +274,6 @@ def main() -> int:
     return 0 if lost == 0 and duplicated == 0 and finished == accepted else 1
 
 
-def fill_redis(client: redis.Redis, headroom: int = 1_000_000) -> int:
-    """Cap Redis at what it holds and fill it until it refuses writes; the filler keys."""
-    client.config_set("maxmemory-policy", "noeviction")
-    client.config_set("maxmemory", client.info("memory")["used_memory"] + headroom)
-    keys = 0
-    try:
-        while True:
-            client.set(f"chaos:filler:{keys}", "x" * 10_000)
-            keys += 1
-    except redis.exceptions.OutOfMemoryError:
-        # Below what it holds: what the acks and ended jobs free does not let writes through.
-        client.config_set("maxmemory", client.info("memory")["used_memory"] - headroom)
-        return keys
-
-
 def step_redis_full(
     n: int, client: redis.Redis, api: ApiProcess, workers: list[WorkerProcess], ledger: Ledger
 ) -> dict:
@@ -300,13 +285,11 @@ def step_redis_full(
     )
     feeder.start()
     time.sleep(2.0)
-    keys = fill_redis(client)
+    keys = fill_to_maxmemory(client)
     full_for = 5.0
     time.sleep(full_for)
     ready = requests.get(f"{api.url}/readyz", timeout=5)
-    for start in range(0, keys, 500):
-        client.delete(*(f"chaos:filler:{i}" for i in range(start, min(keys, start + 500))))
-    client.config_set("maxmemory", 0)
+    free_filler(client, keys)
     feeder.join()
     ids = ledger.accepted[before:]
     final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)

@@ -13,7 +13,7 @@ import pytest
 import redis
 import requests
 
-from devstack.local_redis import LocalRedis, free_port
+from devstack.local_redis import LocalRedis, fill_to_maxmemory, free_filler, free_port
 from devstack.processes import ApiProcess, WorkerProcess
 from jobs.store import JobStore
 
@@ -28,28 +28,6 @@ LONG_TEXT = " ".join(
     for i in range(60)
 )
 LONG_JOB = {"article": {"text": LONG_TEXT}, "claims": ["The council cut school funding"]}
-
-
-def fill(client: redis.Redis, headroom: int = 1_000_000) -> int:
-    """Cap Redis just above what it holds and fill it until it refuses writes."""
-    client.config_set("maxmemory-policy", "noeviction")
-    client.config_set("maxmemory", client.info("memory")["used_memory"] + headroom)
-    keys = 0
-    try:
-        while True:
-            client.set(f"filler:{keys}", "x" * 10_000)
-            keys += 1
-    except redis.exceptions.OutOfMemoryError:
-        # Below what it holds: the few kB that the acks and ended jobs free do not let
-        # writes through again while the test looks.
-        client.config_set("maxmemory", client.info("memory")["used_memory"] - headroom)
-        return keys
-
-
-def free(client: redis.Redis, keys: int) -> None:
-    for start in range(0, keys, 500):
-        client.delete(*(f"filler:{i}" for i in range(start, min(keys, start + 500))))
-    client.config_set("maxmemory", 0)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +73,7 @@ def test_a_full_redis_is_refused_with_503_and_nothing_accepted_is_lost(stack):
         response = requests.post(api.url + "/v1/jobs", json=LONG_JOB, timeout=10)
         assert response.status_code == 202
         accepted.append(response.json()["id"])
-    keys = fill(client)  # mid-load: the worker is running the jobs
+    keys = fill_to_maxmemory(client)  # mid-load: the worker is running the jobs
     try:
         unended = [j for j in accepted if store.get(j).status.value in ("queued", "running")]
         assert unended, "every job ended before Redis was full: the test saw nothing"
@@ -116,7 +94,7 @@ def test_a_full_redis_is_refused_with_503_and_nothing_accepted_is_lost(stack):
         time.sleep(3)  # the worker meets the full Redis
         assert worker.process is not None and worker.process.poll() is None
     finally:
-        free(client, keys)
+        free_filler(client, keys)
     states = wait_ended(api.url, accepted, timeout=90)
     assert set(states.values()) == {"succeeded"}, states
     assert requests.get(api.url + "/readyz", timeout=5).status_code == 200
