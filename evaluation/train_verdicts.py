@@ -89,13 +89,9 @@ def claim_rows(
 
 
 def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> tuple[float, dict[str, float]]:
-    per = {}
-    for label in ARTICLE_LABELS:
-        tp = sum(g == p == label for g, p in zip(gold, predicted, strict=True))
-        fp = sum(p == label != g for g, p in zip(gold, predicted, strict=True))
-        fn = sum(g == label != p for g, p in zip(gold, predicted, strict=True))
-        per[label] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return sum(per.values()) / len(per), per
+    from evaluation.train_verifier import macro_f1 as f1_over
+
+    return f1_over(gold, predicted, ARTICLE_LABELS)
 
 
 def decide(probs: np.ndarray, weights: Sequence[float]) -> list[str]:

@@ -108,9 +108,12 @@ def predict(net, tokens: Sequence[list[list[int]]], batch_size: int = 64) -> np.
     return out
 
 
-def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> tuple[float, dict[str, float]]:
+def macro_f1(
+    gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None
+) -> tuple[float, dict[str, float]]:
+    """Macro-F1 over `labels` (default: those the gold labels hold) and each label's F1."""
     per = {}
-    for label in sorted(set(gold)):
+    for label in labels if labels is not None else sorted(set(gold)):
         tp = sum(g == p == label for g, p in zip(gold, predicted, strict=True))
         fp = sum(p == label != g for g, p in zip(gold, predicted, strict=True))
         fn = sum(g == label != p for g, p in zip(gold, predicted, strict=True))
