@@ -42,7 +42,7 @@ run: install ## Start Redis (embedded unless REDIS_URL is set), the API, one wor
 	$(PY) -m devstack.run
 
 worker: install ## Start one worker against REDIS_URL (for more workers, on any machine)
-	exec $(VENV)/bin/celery -A worker.main worker --queues newsnlp,newsnlp-bulk --loglevel INFO
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(PY) -m worker.command worker
 
 webhook-worker: install ## Start one webhook worker (deliveries; threads, no models) against REDIS_URL
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(PY) -m worker.command webhook-worker

@@ -274,6 +274,9 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
         ("e2e_1x1", "end-to-end, 1 worker process x 1 thread", 1, 1),
         ("e2e_2x1", "end-to-end, 2 worker processes x 1 thread", 2, 1),
     ]  # fmt: skip
+    default = default_config(all_cores)
+    if configs and default not in {(procs, threads) for *_, procs, threads in configs}:
+        configs.append(("e2e_default", "end-to-end, the worker's default", *default))
     order = ["naive", "raw", "in_process", *(name for name, *_ in configs)]
     parts: dict[str, list[Phase]] = {name: [] for name in order}
     peaks: list[dict[str, dict[str, float]]] = []
@@ -354,11 +357,22 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
         },
     }
     if not args.in_process_only:
+        name = next(n for n, *_, procs, thr in configs if (procs, thr) == default)
+        figures["default_config"] = {"phase": name, "processes": default[0], "threads": default[1]}
         figures["ratios"] = {k: round(v, 4) for k, v in ratios(phases).items()}
         figures["targets"] = {key: target for _, key, target in RATIO_LINES}
         figures["targets"]["worker_peak_rss_mb"] = 600
     figures["table"] = format_table(phases, memory)
     return figures
+
+
+def default_config(all_cores: int) -> tuple[int, int]:
+    """The worker's default processes x threads on this machine (worker/machine.py's rule,
+    which `make run`, the image and Kubernetes start with)."""
+    from worker.machine import default_worker_concurrency
+
+    processes = min(default_worker_concurrency(), all_cores)
+    return processes, max(1, all_cores // processes)
 
 
 def write_figures(figures: dict[str, Any], paths: Iterable[Path]) -> None:
@@ -416,6 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     same = figures["agreement_naive_vs_in_process"]
     print(f"same decisions as the naive design: summary {same['same_summary']:.1%} of articles, "
           f"stance {same['same_stance']:.1%} of claims")  # fmt: skip
+    if "default_config" in figures:
+        d = figures["default_config"]
+        phase = figures["phases"][d["phase"]]
+        print(f"\nthe worker's default here ({d['processes']} x {d['threads']}, "
+              f"NEWSNLP_WORKER_CONCURRENCY unset): {phase['articles_per_s']:.2f} articles/s "
+              f"end to end")  # fmt: skip
     if "ratios" in figures:
         print()
         for line in ratio_lines(figures["ratios"]):

@@ -192,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve()
     if args.command == "worker":
-        celery = str(Path(sys.executable).parent / "celery")
-        os.execv(celery, [celery, "-A", "worker.main", "worker", "--queues", "newsnlp"])
+        from worker.command import exec_worker
+
+        # Both lanes, the machine's default concurrency: what `make worker` starts.
+        exec_worker("worker", celery=str(Path(sys.executable).parent / "celery"))
     client = NewsnlpClient(args.url, api_key=args.api_key)
     try:
         return cmd_submit(client, args) if args.command == "submit" else cmd_status(client, args)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from jobs.env import env_bool
-from worker.command import worker_command
+from worker.command import launch_env, worker_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +86,7 @@ class WorkerProcess:
         self.name = name
         self.prefix = prefix or []
         self.concurrency = concurrency
-        self.env = service_env(REDIS_URL=redis_url, **env)
+        self.env = launch_env(role, concurrency, service_env(REDIS_URL=redis_url, **env))
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> WorkerProcess:
@@ -181,7 +181,7 @@ class ApiProcess:
         self.port = port
         self.workers = workers
         self.log_path = log_path
-        self.env = service_env(REDIS_URL=redis_url, **env)
+        self.env = launch_env(role, concurrency, service_env(REDIS_URL=redis_url, **env))
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ApiProcess:

@@ -23,7 +23,7 @@ from devstack.local_redis import LocalRedis
 from devstack.processes import GUNICORN_SERVER
 from jobs.env import env_int, env_str
 from worker.command import concurrency as worker_concurrency
-from worker.command import worker_command
+from worker.command import launch_env, worker_command
 
 logger = logging.getLogger("newsnlp.run")
 
@@ -123,13 +123,14 @@ def main() -> int:
             env["REDIS_URL"] = stack.redis.start()
             logger.info("embedded redis at %s (data in %s)", env["REDIS_URL"], data_dir)
         for role, node in (("worker", "newsnlp"), ("webhook-worker", "newsnlp-webhooks")):
+            count = worker_concurrency(role, env)
             command = worker_command(
                 role,
-                concurrency=worker_concurrency(role, env),
+                concurrency=count,
                 hostname=f"{node}-{os.getpid()}@%h",
                 celery=str(bin_dir / "celery"),
             )
-            stack.spawn(role, command, env)
+            stack.spawn(role, command, launch_env(role, count, env))
         stack.spawn(
             "api",
             [

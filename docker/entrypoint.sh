@@ -14,17 +14,13 @@ case "$role" in
       --worker-class api.server.ApiWorker --worker-connections 1000 --limit-request-line 8190 \
       --access-logfile - "api:create_app()"
     ;;
-  worker)
-    # One node name per container (%h is its hostname: the container id, or the pod name),
-    # which the image's HEALTHCHECK and the Kubernetes probes ping.
-    exec celery -A worker.main worker --queues newsnlp,newsnlp-bulk \
-      --hostname "newsnlp@%h" \
-      --concurrency "${NEWSNLP_WORKER_CONCURRENCY:-1}" --loglevel INFO
-    ;;
-  webhook-worker)
-    # Webhook deliveries (threads, no models): its command line is worker/command.py's, the
-    # one `make run` and the tests start; Python execs Celery in this same process.
-    exec python -m worker.command webhook-worker
+  worker|webhook-worker)
+    # The command line is worker/command.py's, the one `make run` and the tests start
+    # (both lanes; the concurrency NEWSNLP_WORKER_CONCURRENCY's, else one process a core of
+    # the container's CPU quota while its memory allows); Python execs Celery in this same
+    # process. One node name per container (%h: the container id, or the pod name), which
+    # the image's HEALTHCHECK and the Kubernetes probes ping.
+    exec python -m worker.command "$role"
     ;;
   *)
     exec "$@"

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from jobs.contract import WEBHOOK_QUEUE, WORKER_QUEUES
 from jobs.env import env_int
+from worker import machine
 
 ROLES = {
     # Interactive first: the order the transport takes the queues in (jobs.broker).
@@ -24,9 +25,23 @@ DEFAULT_WEBHOOK_CONCURRENCY = 8
 
 
 def concurrency(role: str, env: Mapping[str, str]) -> int:
+    """The role's processes (model worker) or threads (webhook worker): the environment's,
+    else the model worker's default for this machine (worker.machine)."""
     if role == "webhook-worker":
         return env_int(env, "NEWSNLP_WEBHOOK_CONCURRENCY", DEFAULT_WEBHOOK_CONCURRENCY, minimum=1)
-    return env_int(env, "NEWSNLP_WORKER_CONCURRENCY", 1, minimum=1)
+    return env_int(
+        env, "NEWSNLP_WORKER_CONCURRENCY", machine.default_worker_concurrency(), minimum=1
+    )
+
+
+def launch_env(role: str, concurrency: int, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment to start the role with: a model worker's pool processes read
+    NEWSNLP_WORKER_CONCURRENCY to share the cores (worker.runtime), so it is set to the
+    processes the command line starts, the default included."""
+    out = dict(env)
+    if role == "worker":
+        out["NEWSNLP_WORKER_CONCURRENCY"] = str(concurrency)
+    return out
 
 
 def worker_command(
@@ -46,13 +61,17 @@ def worker_command(
     ]  # fmt: skip
 
 
+def exec_worker(role: str, celery: str = "celery") -> None:
+    """Replace this process with the worker of `role` (`exec`: signals reach it)."""
+    count = concurrency(role, os.environ)
+    args = worker_command(role, concurrency=count, celery=celery)
+    os.execvpe(args[0], args, launch_env(role, count, os.environ))
+
+
 def main(argv: Sequence[str]) -> None:
-    """Replace this process with the worker of the role named (`exec`: signals reach it)."""
     if len(argv) != 1 or argv[0] not in ROLES:
         sys.exit(f"usage: python -m worker.command {{{','.join(ROLES)}}}")
-    role = argv[0]
-    args = worker_command(role, concurrency=concurrency(role, os.environ))
-    os.execvp(args[0], args)
+    exec_worker(argv[0])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import MutableMapping
 
+from worker import machine
 from worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,7 @@ ONEDNN_CACHE_CAPACITY = "64"
 def thread_count(settings: WorkerSettings) -> int:
     if settings.torch_threads > 0:
         return settings.torch_threads
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // settings.concurrency)
+    return max(1, machine.cores() // settings.concurrency)
 
 
 def encoder_threads(settings: WorkerSettings) -> int:

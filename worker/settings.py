@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jobs.env import env_bool, env_choice, env_float, env_int, env_redis_url, env_str
 from jobs.webhooks import parse_allowlist
+from worker import machine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STANCE_MODEL = REPO_ROOT / "models" / "stance"
@@ -27,7 +28,7 @@ class WorkerSettings:
     encoder_dtype: str = "auto"  # auto: bfloat16 where the CPU computes it natively
     encoder_cache_size: int = 20_000
     onnx_model: str | None = None
-    concurrency: int = 1
+    concurrency: int = 1  # pool processes; from_env: the machine's default (worker.machine)
     preload_models: bool = True
     summarizer: str = "extractive"
     summarizer_model: str | None = None
@@ -64,7 +65,9 @@ class WorkerSettings:
             ),
             encoder_cache_size=env_int(env, "NEWSNLP_ENCODER_CACHE_SIZE", 20_000, minimum=0),
             onnx_model=env_str(env, "NEWSNLP_ONNX_MODEL", None),
-            concurrency=env_int(env, "NEWSNLP_WORKER_CONCURRENCY", 1, minimum=1),
+            concurrency=env_int(
+                env, "NEWSNLP_WORKER_CONCURRENCY", machine.default_worker_concurrency(), minimum=1
+            ),
             preload_models=env_bool(env, "NEWSNLP_PRELOAD_MODELS", True),
             summarizer=env_choice(
                 env, "NEWSNLP_SUMMARIZER", "extractive", ("extractive", "seq2seq")

@@ -153,11 +153,6 @@ def fake_servers(tmp_path: Path) -> Path:
             "gunicorn",
             ["--bind 0.0.0.0:8000", "api:create_app()", "--workers 2", " ".join(GUNICORN_SERVER)],
         ),
-        (
-            "worker",
-            "celery",
-            ["-A worker.main worker", "--queues newsnlp,newsnlp-bulk ", "--hostname newsnlp@%h"],
-        ),
     ],
 )
 def test_entrypoint_execs_the_server_in_its_own_process(fake_servers, role, program, expected):
@@ -174,20 +169,28 @@ def test_entrypoint_execs_the_server_in_its_own_process(fake_servers, role, prog
         assert part in args
 
 
-def test_entrypoint_starts_the_webhook_worker_as_make_run_does(fake_servers):
-    # worker/command.py builds the command line (the one `make run` and the tests use);
-    # Python execs Celery in the shell's own process.
+def _entrypoint_worker(fake_servers, role: str, **extra: str) -> tuple[int, str, str]:
     env = {"PATH": f"{fake_servers}:{VENV_BIN}:/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
-        ["sh", str(ENTRYPOINT), "webhook-worker"], env=env, stdout=subprocess.PIPE, text=True
+        ["sh", str(ENTRYPOINT), role], env={**env, **extra}, stdout=subprocess.PIPE, text=True
     )
     out, _ = proc.communicate(timeout=30)
     pid, name, args = out.strip().split(" ", 2)
     assert (int(pid), name) == (proc.pid, "celery")
-    from worker.command import DEFAULT_WEBHOOK_CONCURRENCY, worker_command
+    return pid, name, args
 
-    expected = worker_command("webhook-worker", concurrency=DEFAULT_WEBHOOK_CONCURRENCY)
+
+@pytest.mark.parametrize("role", ["worker", "webhook-worker"])
+def test_entrypoint_starts_each_worker_as_make_run_does(fake_servers, role):
+    # worker/command.py builds the command line (the one `make run` and the tests use), the
+    # machine's default concurrency included; Python execs Celery in the shell's own process.
+    _, _, args = _entrypoint_worker(fake_servers, role)
+    from worker.command import concurrency, worker_command
+
+    expected = worker_command(role, concurrency=concurrency(role, {}))
     assert args == " ".join(expected[1:])
+    if role == "worker":
+        assert "--queues newsnlp,newsnlp-bulk " in args and "--hostname newsnlp@%h" in args
 
 
 def test_entrypoint_runs_any_other_command_in_place(fake_servers):
@@ -200,11 +203,8 @@ def test_entrypoint_runs_any_other_command_in_place(fake_servers):
 
 
 def test_entrypoint_worker_settings_come_from_the_environment(fake_servers):
-    env = {"PATH": f"{fake_servers}:/usr/bin:/bin", "NEWSNLP_WORKER_CONCURRENCY": "3"}
-    out = subprocess.run(
-        ["sh", str(ENTRYPOINT), "worker"], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    assert "--concurrency 3" in out
+    _, _, args = _entrypoint_worker(fake_servers, "worker", NEWSNLP_WORKER_CONCURRENCY="3")
+    assert "--concurrency 3" in args
 
 
 # --- the images --------------------------------------------------------------------------
@@ -241,9 +241,12 @@ def test_the_api_healthcheck_polls_healthz_and_the_worker_one_pings_its_own_node
     # The broker from the environment, not `-A worker.main`: importing the app loads torch,
     # which made each probe take 4.5 s and 320 MB instead of 0.7 s and 50 MB.
     assert 'CELERY_BROKER_URL=\\"$REDIS_URL\\"' in worker_check and " -A " not in worker_check
-    # The node name the worker takes in docker/entrypoint.sh, with %h its hostname.
+    # The node name the worker takes (worker/command.py, which the entrypoint runs), with %h
+    # its hostname.
     assert '\\"newsnlp@$HOSTNAME\\"' in worker_check
-    assert '--hostname "newsnlp@%h"' in ENTRYPOINT.read_text()
+    from worker.command import worker_command
+
+    assert "newsnlp@%h" in worker_command("worker", concurrency=1)
 
 
 def test_copy_sources_exist_and_are_in_the_build_context(instructions):

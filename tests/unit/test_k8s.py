@@ -201,7 +201,25 @@ def test_the_configmap_sets_only_variables_the_code_reads(documents):
     for value in data.values():
         assert isinstance(value, str)  # a ConfigMap holds strings only
     settings = WorkerSettings.from_env({"REDIS_URL": "redis://redis:6379/0", **data})
-    assert settings.concurrency == 1
+    assert settings.redis_url == "redis://redis:6379/0"
+    # The worker's concurrency is left to its rule (worker/machine.py), not pinned here.
+    assert "NEWSNLP_WORKER_CONCURRENCY" not in data and "NEWSNLP_TORCH_THREADS" not in data
+
+
+def test_the_worker_resources_fit_the_default_concurrency_of_its_limits(documents):
+    from worker.machine import MAIN_MB, PROCESS_MB, default_concurrency
+
+    def mb(quantity: str) -> int:
+        units = {"Mi": 1, "Gi": 1024}
+        return int(float(quantity[:-2]) * units[quantity[-2:]] * 1.048576)
+
+    worker = find(documents, "Deployment", "worker")
+    resources = worker["spec"]["template"]["spec"]["containers"][0]["resources"]
+    cores = int(resources["limits"]["cpu"])
+    processes = default_concurrency(cores, mb(resources["limits"]["memory"]))
+    assert processes == cores  # one a core: the limit's memory leaves room for each
+    assert mb(resources["requests"]["memory"]) >= processes * PROCESS_MB + MAIN_MB
+    assert resources["requests"]["cpu"] == resources["limits"]["cpu"]
 
 
 def test_the_secret_holds_one_password_and_the_url_points_at_the_redis_service(documents):
@@ -275,8 +293,10 @@ def test_the_api_is_ready_without_a_worker_while_keda_may_scale_workers_to_zero(
 
 def test_the_worker_probes_ping_its_own_celery_node(documents):
     worker = container(documents, "worker")
-    entrypoint = (REPO_ROOT / "docker" / "entrypoint.sh").read_text()
-    assert '--hostname "newsnlp@%h"' in entrypoint  # %h: the pod name, $HOSTNAME
+    from worker.command import worker_command
+
+    # The command the image's entrypoint runs; %h: the pod name, $HOSTNAME.
+    assert "newsnlp@%h" in worker_command("worker", concurrency=1)
     for probe in ("startupProbe", "livenessProbe"):
         command = " ".join(worker[probe]["exec"]["command"])
         # the broker, not `-A worker.main` (which imports torch: 4.5 s and 320 MB a probe)
