@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "api.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    from bench.throughput import machine
+    from bench.machine import describe_machine
     from devstack.local_redis import LocalRedis, free_port
     from devstack.processes import ApiProcess, descendants
 
@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "connections": args.connections,
         "body_bytes": body_path.stat().st_size,
         "gunicorn": "2 workers (gevent), every app",
-        "machine": machine(),
+        "machine": describe_machine(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare": results["bare"],
         "api": results["api"],
