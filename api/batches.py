@@ -20,6 +20,7 @@ from api.schemas import JobCreateSchema, LinksSchema, StrictSchema, check_length
 from api.security import charge, owns
 from jobs.contract import ANALYZE_TASK, LANE_QUEUES, JobStatus, Priority
 from jobs.queue import task_message
+from jobs.request import JobRequest
 from jobs.store import NewJob
 from jobs.telemetry import METRICS_KEY, Increments
 
@@ -95,7 +96,7 @@ class Batches(MethodView):
         for job in data["jobs"]:
             job_id = uuid.uuid4().hex
             message = task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], queue)
-            jobs.append(NewJob(job_id, job, message))
+            jobs.append(NewJob(job_id, JobRequest.from_dict(job).to_dict(), message))
         tasks = Counter(f"submitted|{task}" for job in data["jobs"] for task in job["tasks"])
         batch_id = uuid.uuid4().hex
         svc.store.create_batch(

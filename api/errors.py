@@ -1,7 +1,11 @@
-"""One JSON shape for every error, with a stable `reason` per failure a client can act on.
+"""One JSON shape for every error, with a stable string `code` per failure a client can act on.
 
-{"code": 422, "status": "Unprocessable Entity", "reason": "validation_error",
- "message": "...", "errors": {...}}
+{"code": "validation_error", "status": 422, "message": "...", "errors": {...},
+ "reason": "validation_error"}
+
+`code` is the same field, with the same values, as a failed job's `error.code`; `status` is the
+HTTP status. `reason` repeats `code`: the name it had before the two were one contract, kept
+so that clients reading it go on working.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import marshmallow as ma
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import HTTP_STATUS_CODES
 
 from jobs.redis_errors import REDIS_ERRORS, is_out_of_memory, is_unavailable
 from jobs.store import QueueFull
@@ -36,11 +39,15 @@ _REASONS: dict[int, tuple[str, str]] = {
 class ErrorSchema(ma.Schema):
     """The one shape of every error answer (documented in the OpenAPI spec)."""
 
-    code = ma.fields.Integer(metadata={"description": "The HTTP status code"})
-    status = ma.fields.String(metadata={"description": "The HTTP status name"})
-    reason = ma.fields.String(metadata={"description": "A stable, machine-readable reason"})
+    code = ma.fields.String(
+        metadata={"description": "A stable, machine-readable code (as a failed job's error.code)"}
+    )
+    status = ma.fields.Integer(metadata={"description": "The HTTP status code"})
     message = ma.fields.String(metadata={"description": "What went wrong, for people"})
     errors = ma.fields.Dict(metadata={"description": "Messages by field, when fields are wrong"})
+    reason = ma.fields.String(
+        metadata={"description": "Deprecated: the same value as `code`", "deprecated": True}
+    )
 
 
 class ApiError(Exception):
@@ -68,6 +75,19 @@ def payload_too_large() -> ApiError:
     return ApiError(413, reason, message)
 
 
+def error_body(
+    status: int, code: str, message: str, errors: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The error shape; `api.server` writes the same one for what gunicorn refuses."""
+    return {
+        "code": code,
+        "status": status,
+        "message": message,
+        "errors": errors or {},
+        "reason": code,
+    }
+
+
 def error_response(
     code: int,
     reason: str,
@@ -75,14 +95,7 @@ def error_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> ResponseReturnValue:
-    body = {
-        "code": code,
-        "status": HTTP_STATUS_CODES.get(code, "Error"),
-        "reason": reason,
-        "message": message,
-        "errors": errors or {},
-    }
-    response = jsonify(body)
+    response = jsonify(error_body(code, reason, message, errors))
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value

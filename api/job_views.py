@@ -15,9 +15,10 @@ from api.clients import clients
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.security import owns
-from jobs.contract import ANALYZE_TASK, LANE_QUEUES, TERMINAL_STATUSES, Priority
+from jobs.contract import ANALYZE_TASK, LANE_QUEUES, TERMINAL_STATUSES
 from jobs.queue import task_message
 from jobs.redis_errors import REDIS_ERRORS, is_unavailable
+from jobs.request import JobRequest
 from jobs.store import JobRecord, record_body, request_hash
 from jobs.telemetry import ended_increments, submitted_increments
 from jobs.webhooks import DestinationRefused, check_destination
@@ -73,24 +74,26 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
     returns its id and whether it is new."""
     svc = clients()
     job_id = uuid.uuid4().hex
-    # Kept in the request too: the Idempotency-Key's digest tells the two lanes apart.
-    priority = Priority(data["priority"] or Priority.INTERACTIVE)
-    data["priority"] = priority.value
+    job = JobRequest.from_dict(data)
+    # The priority is kept in the request too: the Idempotency-Key's digest tells the two
+    # lanes apart.
+    priority = job.priority
+    recorded = job.to_dict()
     queue = LANE_QUEUES[priority]
     # Recorded, queued and counted in one atomic step: a job exists exactly when its
     # message is in the queue (a Redis failure leaves neither, and the client a 503).
     creation = svc.store.create(
         job_id,
-        data,
+        recorded,
         idempotency_key=idempotency_key,
         enqueue=(queue, task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], queue)),
-        metrics=submitted_increments(data["tasks"]),
+        metrics=submitted_increments(list(job.tasks)),
         owner=g.get("owner", ""),
         priority=priority,
     )
     if not creation.created:
         existing = svc.store.get(creation.job_id)
-        same_body = existing is not None and creation.request_hash == request_hash(data)
+        same_body = existing is not None and creation.request_hash == request_hash(recorded)
         if not same_body:
             raise ApiError(
                 409,
@@ -98,7 +101,7 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
                 "This Idempotency-Key was used for a different request.",
             )
         return creation.job_id, False
-    tasks = ",".join(data["tasks"])
+    tasks = ",".join(job.tasks)
     logger.info(
         "job %s queued (%s, %s)",
         creation.job_id,

@@ -190,7 +190,7 @@ class JobCreatedSchema(ma.Schema):
 
 
 class JobErrorSchema(ma.Schema):
-    code = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "A stable code, as an HTTP error's code"})
     message = ma.fields.String()
 
 

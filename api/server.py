@@ -14,6 +14,8 @@ import socket
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
+from api.errors import error_body
+
 # gunicorn's own refusals: status -> (reason, message), stable like the app's.
 SERVER_ERRORS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "The request is malformed."),
@@ -30,9 +32,7 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
     """gunicorn's `util.write_error`, writing the API's error shape (`mesg`, which may echo
     the request, is not sent back)."""
     code, message = SERVER_ERRORS.get(status_int, SERVER_ERRORS[400])
-    body = json.dumps(
-        {"code": status_int, "status": reason, "reason": code, "message": message}
-    ).encode()
+    body = json.dumps(error_body(status_int, code, message)).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"

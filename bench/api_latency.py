@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -38,57 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.wrk import combine_rounds, failures, find_wrk, p99_ratios, percentiles_ms, run_wrk
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.5
 APPS = ("bare", "api", "control")
 SIZING_SECONDS = 5
-
-# A send schedule shared by the thread's connections: each asks for the next slot and waits
-# until it comes. `os.clock` is CPU time in Lua, so wall time comes from gettimeofday.
-WRK_SCRIPT = """
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_usec; } timeval;
-int gettimeofday(timeval *tv, void *tz);
-]]
-local tv = ffi.new("timeval")
-local function now_ms()
-  ffi.C.gettimeofday(tv, nil)
-  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
-end
-
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = io.open("{body_path}", "rb"):read("*a")
-local interval = 1000 / {rate}
-local next_send = nil
-local unexpected = 0
-
-function delay()
-  local now = now_ms()
-  if next_send == nil then next_send = now end
-  next_send = next_send + interval
-  local wait = next_send - now
-  if wait < 0 then return 0 end
-  return wait
-end
-
-function response(status, headers, body)
-  if status ~= 202 then unexpected = unexpected + 1 end
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "RESULT %d %d %d %d %d %d %d %d %d %d %d\\n",
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max, unexpected))
-end
-"""
-# With one wrk thread, `unexpected` above is that thread's count, which is the whole run's.
-
 
 WORK_ITERATIONS_ENV = "NEWSNLP_BENCH_WORK_ITERATIONS"
 
@@ -148,104 +104,8 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def find_wrk() -> str:
-    found = shutil.which("wrk")
-    if not found:
-        raise FileNotFoundError("wrk not found: `apt-get install -y wrk` (make bench-api does)")
-    return found
-
-
-def parse_wrk(output: str) -> dict[str, Any]:
-    line = next((x for x in output.splitlines() if x.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no result:\n{output[-2000:]}")
-    values = [int(float(v)) for v in line.split()[1:]]
-    (requests, duration_us, connect, read, write, status, timeout,
-     p50_us, p99_us, max_us, unexpected) = values  # fmt: skip
-    return {
-        "requests": requests,
-        "seconds": round(duration_us / 1e6, 2),
-        "rate_per_s": round(requests / (duration_us / 1e6), 1) if duration_us else 0.0,
-        "errors": {
-            "connect": connect,
-            "read": read,
-            "write": write,
-            "status": status,
-            "timeout": timeout,
-            "not_202": unexpected,
-        },  # fmt: skip
-        "p50_ms": round(p50_us / 1000, 2),
-        "p99_ms": round(p99_us / 1000, 2),
-        "max_ms": round(max_us / 1000, 2),
-    }
-
-
-def combine_rounds(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One app's rounds: requests, seconds and errors added up; p50 and p99 the median of
-    the rounds' (wrk gives percentiles, not the latencies), max the largest."""
-    errors = {key: sum(r["errors"][key] for r in runs) for key in runs[0]["errors"]}
-    seconds = sum(r["seconds"] for r in runs)
-    requests = sum(r["requests"] for r in runs)
-    return {
-        "requests": requests,
-        "seconds": round(seconds, 2),
-        "rate_per_s": round(requests / seconds, 1) if seconds else 0.0,
-        "errors": errors,
-        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-        "max_ms": max(r["max_ms"] for r in runs),
-        **(
-            {"cpu_ms_per_request": round(sum(r["cpu_s"] for r in runs) / requests * 1000, 3)}
-            if requests and all("cpu_s" in r for r in runs)
-            else {}
-        ),
-        "rounds": list(runs),
-    }
-
-
 def per_request_cpu_ms(figures: dict[str, Any]) -> float:
     return figures["cpu_s"] / figures["requests"] * 1000 if figures["requests"] else 0.0
-
-
-def p99_ratios(runs: Sequence[dict[str, Any]], bare: Sequence[dict[str, Any]]) -> list[float]:
-    """Each round's p99 against the bare app's in the same round."""
-    return [a["p99_ms"] / b["p99_ms"] for a, b in zip(runs, bare, strict=True)]
-
-
-def failures(figures: dict[str, Any]) -> int:
-    return int(sum(figures["errors"].values()))
-
-
-def run_wrk(
-    url: str, body_path: Path, rate: int, seconds: int, connections: int, work: Path
-) -> dict[str, Any]:
-    script = work / f"post-{rate}.lua"
-    script.write_text(
-        WRK_SCRIPT.replace("{body_path}", str(body_path)).replace("{rate}", str(rate)),
-        encoding="utf-8",
-    )
-    args = [
-        find_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-        "-s", str(script), f"{url}/v1/jobs",
-    ]  # fmt: skip
-    result = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
-    if result.returncode != 0:
-        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr[-2000:]}")
-    return parse_wrk(result.stdout)
-
-
-def percentiles_ms(samples: Sequence[float]) -> dict[str, float]:
-    """p50, p99 and max of latencies in seconds, in ms (nearest rank, as wrk reports)."""
-    ordered = sorted(samples)
-
-    def rank(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-    return {
-        "p50_ms": round(rank(0.5) * 1000, 2),
-        "p99_ms": round(rank(0.99) * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-    }
 
 
 def redis_round_trips(
@@ -311,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "bench" / "api.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    from bench.throughput import machine
+    from bench.machine import describe_machine
     from devstack.local_redis import LocalRedis, free_port
     from devstack.processes import ApiProcess, descendants
 
@@ -391,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "connections": args.connections,
         "body_bytes": body_path.stat().st_size,
         "gunicorn": "2 workers (gevent), every app",
-        "machine": machine(),
+        "machine": describe_machine(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare": results["bare"],
         "api": results["api"],

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from bench.corpus import Article
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +111,39 @@ def _fmt(value: float | None) -> str:
 
 def ratio_lines(values: dict[str, float]) -> list[str]:
     return [f"{text}: {values[key]:.2f}" for text, key, _ in RATIO_LINES]
+
+
+def deal(articles: Sequence[Article], rounds: int) -> list[list[Article]]:
+    """The corpus dealt into `rounds` parts (article i to part i mod rounds): parts alike."""
+    n = max(1, min(rounds, len(articles)))
+    return [list(articles[r::n]) for r in range(n)]
+
+
+def combine(parts: Sequence[Phase]) -> Phase:
+    """A phase from its rounds: articles, seconds and tokens added up, latencies joined,
+    per-article records merged, counts added up."""
+    first = parts[0]
+    extra: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.extra.items():
+            if isinstance(value, list):
+                extra[key] = extra.get(key, []) + value
+            elif isinstance(value, dict) and key in ("outcomes", "latency_by_id"):
+                extra[key] = {**extra.get(key, {}), **value}
+            elif key in SUMMED_EXTRAS:
+                extra[key] = extra.get(key, 0) + value
+            elif key == "process_peak_rss_mb":
+                extra[key] = max(extra.get(key, 0.0), value)
+            else:
+                extra[key] = value
+    extra["rounds"] = len(parts)
+    # How far the machine's speed moved between rounds, for whoever reads a run's figures.
+    extra["round_articles_per_s"] = [round(p.articles_per_s, 2) for p in parts]
+    return Phase(
+        first.name, first.label, first.processes, first.threads,
+        sum(p.articles for p in parts), sum(p.seconds for p in parts),
+        sum(p.tokens for p in parts), [x for p in parts for x in p.latencies_ms], extra,
+    )  # fmt: skip
+
+
+SUMMED_EXTRAS = ("cache_hits", "cache_misses", "padded_tokens", "batches")

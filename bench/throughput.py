@@ -31,7 +31,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -54,7 +53,7 @@ from bench.corpus import (
     prepare,
 )
 from bench.end_to_end import Stack, _status_value, merge_peaks
-from bench.figures import RATIO_LINES, Phase, format_table, ratio_lines, ratios
+from bench.figures import RATIO_LINES, Phase, combine, deal, format_table, ratio_lines, ratios
 from bench.in_process import (
     NaivePipeline,
     _request,
@@ -66,34 +65,9 @@ from bench.in_process import (
     run_raw,
     worker_settings,
 )
+from bench.machine import describe_machine
 
 logger = logging.getLogger(__name__)
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    flags: set[str] = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            if line.startswith(("flags", "Features")) and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    import torch
-
-    return {
-        "cpu": model or platform.processor(),
-        # The CPU's native bfloat16 (the encoder's default dtype follows it); with AMX,
-        # oneDNN compiles its kernels per shape.
-        "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16", "bf16"}),
-        "cores": cores(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def default_stance_backend() -> str:
@@ -206,42 +180,6 @@ class Runner:
         self.pool.join()
 
 
-def deal(articles: Sequence[Article], rounds: int) -> list[list[Article]]:
-    """The corpus dealt into `rounds` parts (article i to part i mod rounds): parts alike."""
-    n = max(1, min(rounds, len(articles)))
-    return [list(articles[r::n]) for r in range(n)]
-
-
-def combine(parts: Sequence[Phase]) -> Phase:
-    """A phase from its rounds: articles, seconds and tokens added up, latencies joined,
-    per-article records merged, counts added up."""
-    first = parts[0]
-    extra: dict[str, Any] = {}
-    for part in parts:
-        for key, value in part.extra.items():
-            if isinstance(value, list):
-                extra[key] = extra.get(key, []) + value
-            elif isinstance(value, dict) and key in ("outcomes", "latency_by_id"):
-                extra[key] = {**extra.get(key, {}), **value}
-            elif key in SUMMED_EXTRAS:
-                extra[key] = extra.get(key, 0) + value
-            elif key == "process_peak_rss_mb":
-                extra[key] = max(extra.get(key, 0.0), value)
-            else:
-                extra[key] = value
-    extra["rounds"] = len(parts)
-    # How far the machine's speed moved between rounds, for whoever reads a run's figures.
-    extra["round_articles_per_s"] = [round(p.articles_per_s, 2) for p in parts]
-    return Phase(
-        first.name, first.label, first.processes, first.threads,
-        sum(p.articles for p in parts), sum(p.seconds for p in parts),
-        sum(p.tokens for p in parts), [x for p in parts for x in p.latencies_ms], extra,
-    )  # fmt: skip
-
-
-SUMMED_EXTRAS = ("cache_hits", "cache_misses", "padded_tokens", "batches")
-
-
 def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
     """All phases, in rounds. `environ` is the environment as the user gave it, before any
     module of the worker added its defaults: the naive phase runs with it as it is.
@@ -335,7 +273,7 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
         "command": "python -m bench.throughput" + (" --quick" if args.quick else ""),
         "started": started.isoformat(timespec="seconds"),
         "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
-        "machine": {**machine(), "load_average_before": load_before},
+        "machine": {**describe_machine(), "load_average_before": load_before},
         "corpus": {
             "articles": len(articles),
             "claims_per_article": CLAIMS_PER_ARTICLE,

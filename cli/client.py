@@ -12,13 +12,16 @@ TERMINAL = ("succeeded", "failed", "canceled")
 
 
 class ApiError(Exception):
-    """An error answer of the API, with its stable `reason`."""
+    """An error answer of the API, with its stable string `code` (`reason`: the same)."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         self.status = status
-        self.reason = body.get("reason", "unknown")
+        code = body.get("code")
+        # An API from before `code` was the string (then an int) sent it as `reason`.
+        self.code = code if isinstance(code, str) else body.get("reason", "unknown")
+        self.reason = self.code
         self.body = body
-        super().__init__(f"{status} {self.reason}: {body.get('message', '')}")
+        super().__init__(f"{status} {self.code}: {body.get('message', '')}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from jobs.contract import ANALYZE_TASK, WEBHOOK_QUEUE, WEBHOOK_TASK
 from jobs.heap import freeze_startup_heap
+from jobs.request import JobRequest
 from jobs.store import JobStore
 from jobs.telemetry import ended_increments
 from services.analysis import AnalysisRequest, Analyzer
@@ -54,18 +55,14 @@ class AnalysisTask(NewsnlpTask):
         return resources
 
 
-def request_from_job(data: dict[str, Any]) -> AnalysisRequest:
-    article = data["article"]
-    summary = (data.get("options") or {}).get("summary") or {}
+def analysis_request(job: JobRequest) -> AnalysisRequest:
     return AnalysisRequest(
-        text=article.get("text"),
-        html=article.get("html"),
-        title=article.get("title"),
-        claims=tuple(data.get("claims") or ()),
-        tasks=frozenset(data["tasks"]),
-        summary=SummaryOptions(
-            max_sentences=summary.get("max_sentences"), max_words=summary.get("max_words")
-        ),
+        text=job.text,
+        html=job.html,
+        title=job.title,
+        claims=job.claims,
+        tasks=frozenset(job.tasks),
+        summary=SummaryOptions(max_sentences=job.max_sentences, max_words=job.max_words),
     )
 
 
@@ -76,10 +73,11 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
     if started.request is None:
         logger.info("job %s not run: it is %s", job_id, started.status)
         return
-    tasks = list(started.request.get("tasks") or ())
+    job = JobRequest.from_dict(started.request)
+    tasks = list(job.tasks)
     logger.info("job %s started", job_id)
     t0 = time.perf_counter()
-    outcome = _run(self.resources, started.request, job_id, self.settings)
+    outcome = _run(self.resources, job, job_id, self.settings)
     duration = time.perf_counter() - t0
     # The job's metrics are added by the script that writes its end, only if it writes it.
     if isinstance(outcome, dict):
@@ -92,7 +90,7 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         status = "failed"
         metrics = ended_increments(tasks, status, duration)
         written = with_redis_retry(lambda: store.fail(job_id, code, message, metrics))
-    if written and started.request.get("callback_url"):
+    if written and job.callback_url:
         self.app.send_task(WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE)
     logger.info(
         "job %s %s in %.0f ms%s",
@@ -104,11 +102,11 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
 
 
 def _run(
-    resources: Resources, request: dict[str, Any], job_id: str, settings: WorkerSettings
+    resources: Resources, job: JobRequest, job_id: str, settings: WorkerSettings
 ) -> dict[str, Any] | tuple[str, str]:
     """The job's result, or (error code, message) for a job that failed."""
     try:
-        analysis = resources.analyzer.analyze(request_from_job(request))
+        analysis = resources.analyzer.analyze(analysis_request(job))
         return analysis_to_result(analysis, resources.models)
     except AnalysisError as exc:
         return exc.code, exc.message

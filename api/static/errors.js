@@ -1,5 +1,6 @@
 // What went wrong, in a journalist's words, and next to which field of the form.
-// The API answers {code, reason, message, errors}: `errors` nests messages by field
+// The API answers {code, status, message, errors}, `code` a stable string as in a failed job's
+// error ({code, message}); `errors` nests messages by field
 // ({"article": {"text": [...]}, "claims": {"0": [...]}}); dotted keys ("article.text") and a
 // `details` list of {field, message} are read the same way.
 "use strict";
@@ -27,7 +28,7 @@ const PLAIN = [
 ];
 
 // Answers that are not about one field.
-const BY_REASON = {
+const BY_CODE = {
   missing_api_key: ["api-key", "This server asks for an API key: ask whoever runs it for one."],
   invalid_api_key: ["api-key", "This API key is not valid: check it, or ask for a new one."],
   payload_too_large: ["article", "The article is too long for this server."],
@@ -81,7 +82,7 @@ function explainError(body) {
     if (path[0] === "claims" && /^\d+$/.test(path[1] || "")) words = `Claim ${Number(path[1]) + 1}: ${words}`;
     add(match ? match[1] : null, words);
   }
-  const known = BY_REASON[body.reason || body.code];
+  const known = BY_CODE[body.code];
   if (!Object.keys(fields).length && known) add(known[0], known[1]);
   if (Object.keys(fields).length) {
     general.unshift(Object.keys(fields).length > 1 ? "Please correct the highlighted fields." : "Please correct the highlighted field.");

@@ -42,6 +42,7 @@ def test_a_tiny_run_prints_the_table_and_ratios_of_its_own_figures(tmp_path, cap
 
 def test_the_redis_floor_records_jobs_as_a_post_does_and_times_each(redis_server, redis_client):
     from bench import api_latency as bench_api
+    from bench import wrk as bench_wrk
 
     before = len(redis_client.keys("newsnlp:bench-floor:*"))
     payload = {"article": {"text": "Some news."}, "claims": ["a claim"], "tasks": ["stance"]}
@@ -51,5 +52,5 @@ def test_the_redis_floor_records_jobs_as_a_post_does_and_times_each(redis_server
     assert redis_client.exists("newsnlp:bench-floor-queue") == 0  # the queue it pushed to is gone
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
     # Rounds of it add up like wrk's.
-    whole = bench_api.combine_rounds([figures, figures])
-    assert whole["requests"] == 20 and bench_api.failures(whole) == 0
+    whole = bench_wrk.combine_rounds([figures, figures])
+    assert whole["requests"] == 20 and bench_wrk.failures(whole) == 0

@@ -57,7 +57,7 @@ def timed_post(url: str, **kwargs) -> tuple[requests.Response, float]:
 def assert_error(response: requests.Response, status: int, reason: str) -> dict:
     assert response.status_code == status, response.text[:500]
     body = response.json()
-    assert (body["code"], body["reason"]) == (status, reason)
+    assert (body["status"], body["code"], body["reason"]) == (status, reason, reason)
     return body
 
 

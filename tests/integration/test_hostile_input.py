@@ -86,8 +86,8 @@ def test_bad_input_gets_a_clear_4xx(api, redis_client, method, path, kwargs, sta
     assert response.status_code == status, response.text[:500]
     payload = response.json()
     assert set(payload) == {"code", "status", "reason", "message", "errors"}
-    assert payload["code"] == status
-    assert payload["reason"] == reason
+    assert payload["status"] == status
+    assert payload["code"] == payload["reason"] == reason
     assert "Traceback" not in response.text
     assert len(list(redis_client.scan_iter(match="newsnlp:job:*"))) == jobs_before
     assert requests.get(api.url + "/healthz", timeout=5).status_code == 200

@@ -17,12 +17,13 @@ def client():
     return app.test_client()
 
 
-def assert_error(response, code: int, reason: str) -> dict:
+def assert_error(response, status: int, code: str) -> dict:
     body = response.get_json()
-    assert response.status_code == code, body
+    assert response.status_code == status, body
     assert set(body) == ERROR_KEYS
-    assert body["code"] == code
-    assert body["reason"] == reason
+    assert body["status"] == status
+    # One contract with a failed job's error.code; `reason` is its old name, kept.
+    assert body["code"] == body["reason"] == code
     assert "Traceback" not in response.get_data(as_text=True)
     return body
 
@@ -89,3 +90,10 @@ def test_unknown_route_and_method(client):
 
 def test_malformed_job_id_is_404_without_touching_redis(client):
     assert_error(client.get("/v1/jobs/not-a-job"), 404, "job_not_found")
+
+
+def test_http_and_job_errors_share_one_code_contract(client):
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["Error"]["properties"]["code"]["type"] == "string"
+    assert schemas["Error"]["properties"]["status"]["type"] == "integer"
+    assert schemas["JobError"]["properties"]["code"]["type"] == "string"

@@ -14,6 +14,7 @@ import pytest
 from bench import api_latency as bench_api
 from bench import machine as bench_machine
 from bench import throughput as bench
+from bench import wrk as bench_wrk
 from tests.conftest import data_dir
 
 
@@ -130,23 +131,23 @@ def test_figures_are_written_as_json(tmp_path):
 
 def test_wrk_output_is_parsed_and_failures_counted():
     output = "Running 30s test\nRESULT 6000 30000000 0 0 0 0 0 2500 9100 15000 0\n"
-    figures = bench_api.parse_wrk(output)
+    figures = bench_wrk.parse_wrk(output)
     assert figures["rate_per_s"] == 200.0
     assert (figures["p50_ms"], figures["p99_ms"]) == (2.5, 9.1)
-    assert bench_api.failures(figures) == 0
-    broken = bench_api.parse_wrk("RESULT 10 1000000 0 1 0 2 0 1 2 3 4\n")
-    assert bench_api.failures(broken) == 7
+    assert bench_wrk.failures(figures) == 0
+    broken = bench_wrk.parse_wrk("RESULT 10 1000000 0 1 0 2 0 1 2 3 4\n")
+    assert bench_wrk.failures(broken) == 7
 
 
 def test_wrk_rounds_add_up_and_take_the_median_percentiles():
     runs = [
-        bench_api.parse_wrk(f"RESULT 2000 10000000 0 0 0 {e} 0 {p50} {p99} {mx} 0\n")
+        bench_wrk.parse_wrk(f"RESULT 2000 10000000 0 0 0 {e} 0 {p50} {p99} {mx} 0\n")
         for e, p50, p99, mx in ((0, 900, 1500, 9000), (1, 1000, 3000, 4000), (0, 800, 2000, 5000))
     ]
-    whole = bench_api.combine_rounds(runs)
+    whole = bench_wrk.combine_rounds(runs)
     assert (whole["requests"], whole["seconds"], whole["rate_per_s"]) == (6000, 30.0, 200.0)
     assert (whole["p50_ms"], whole["p99_ms"], whole["max_ms"]) == (0.9, 2.0, 9.0)
-    assert bench_api.failures(whole) == 1 and len(whole["rounds"]) == 3
+    assert bench_wrk.failures(whole) == 1 and len(whole["rounds"]) == 3
 
 
 def test_the_bare_app_only_answers_202():
@@ -175,13 +176,13 @@ def test_cpu_per_request_comes_from_the_processes_own_clock():
     assert used >= 0.04 and abs(used - time.process_time()) <= 0.05  # 10 ms ticks
     run = {"requests": 200, "cpu_s": 0.5}
     assert bench_api.per_request_cpu_ms(run) == 2.5
-    whole = bench_api.combine_rounds(
+    whole = bench_wrk.combine_rounds(
         [{**run, "seconds": 1.0, "errors": {}, "p50_ms": 1.0, "p99_ms": 4.0, "max_ms": 9.0},
          {**run, "seconds": 1.0, "errors": {}, "p50_ms": 2.0, "p99_ms": 6.0, "max_ms": 7.0}]
     )  # fmt: skip
     assert whole["cpu_ms_per_request"] == 2.5
     bare = [{"p99_ms": 2.0}, {"p99_ms": 4.0}]
-    assert bench_api.p99_ratios([{"p99_ms": 5.0}, {"p99_ms": 4.0}], bare) == [2.5, 1.0]
+    assert bench_wrk.p99_ratios([{"p99_ms": 5.0}, {"p99_ms": 4.0}], bare) == [2.5, 1.0]
 
 
 def test_the_machine_probe_divides_two_processes_work_by_one_process_work(tmp_path):
@@ -199,5 +200,5 @@ def test_the_machine_probe_divides_two_processes_work_by_one_process_work(tmp_pa
 
 def test_latency_percentiles_are_nearest_rank_in_ms():
     samples = [i / 1000 for i in range(1, 101)]  # 1..100 ms
-    assert bench_api.percentiles_ms(samples) == {"p50_ms": 50.0, "p99_ms": 99.0, "max_ms": 100.0}
-    assert bench_api.percentiles_ms([0.004]) == {"p50_ms": 4.0, "p99_ms": 4.0, "max_ms": 4.0}
+    assert bench_wrk.percentiles_ms(samples) == {"p50_ms": 50.0, "p99_ms": 99.0, "max_ms": 100.0}
+    assert bench_wrk.percentiles_ms([0.004]) == {"p50_ms": 4.0, "p99_ms": 4.0, "max_ms": 4.0}
