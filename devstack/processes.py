@@ -181,7 +181,7 @@ class ApiProcess:
         self.port = port
         self.workers = workers
         self.log_path = log_path
-        self.env = launch_env(role, concurrency, service_env(REDIS_URL=redis_url, **env))
+        self.env = service_env(REDIS_URL=redis_url, **env)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ApiProcess:
