@@ -31,11 +31,11 @@ def celery_config(
         "socket_timeout": 10,
         "socket_keepalive": True,
         "health_check_interval": 10,
-        # The lanes: each BRPOP lists a worker's queues sorted by name (`newsnlp` before
-        # `newsnlp-bulk`, jobs.contract.WORKER_QUEUES), and Redis answers from the first one
-        # that holds a message: an interactive job first, a bulk one only when there is none.
-        # kombu's default (round_robin) rotates the queues after each message, for fairness.
-        "queue_order_strategy": "sorted",
+        # The lanes: each BRPOP lists a worker's queues interactive first, and Redis answers
+        # from the first one that holds a message; after 10 interactive jobs in a row bulk
+        # comes first once (jobs.broker_transport.LaneCycle: bulk slowed, never stopped).
+        # kombu's default (round_robin) rotates the queues after each message.
+        "queue_order_strategy": "jobs.broker_transport:LaneCycle",
     }
     return {
         "broker_url": redis_url,

@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 from kombu.transport import redis as kombu_redis
+from kombu.utils.scheduling import sorted_cycle
 
 from jobs.redis_errors import is_out_of_memory
 
@@ -75,3 +76,29 @@ class Transport(kombu_redis.Transport):
         *kombu_redis.Transport.connection_errors,
         redis.exceptions.OutOfMemoryError,
     )
+
+
+# The lanes' bound: after this many interactive jobs in a row, a worker lists the bulk queue
+# first once, so a steady stream of interactive jobs slows the bulk lane (to 1 job in
+# BULK_EVERY + 1) but never stops it.
+BULK_EVERY = 10
+
+
+class LaneCycle(sorted_cycle):
+    """The order of a worker's queues in its BRPOP: sorted by name (`newsnlp` before
+    `newsnlp-bulk`, jobs.contract.WORKER_QUEUES), so Redis answers with an interactive job
+    whenever one waits, except after BULK_EVERY interactive jobs in a row, when the other
+    queues come first for one take (and an empty bulk queue still lets an interactive job
+    through at once: BRPOP answers from the first key that holds a message)."""
+
+    def __init__(self, it: Any = None) -> None:
+        super().__init__(it)
+        self.streak = 0
+
+    def consume(self, n: int) -> list[str]:
+        order = sorted(self.items[:n])
+        return order[1:] + order[:1] if self.streak >= BULK_EVERY else order
+
+    def rotate(self, last_used: str) -> None:
+        first = min(self.items) if self.items else None
+        self.streak = self.streak + 1 if last_used == first else 0

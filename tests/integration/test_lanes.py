@@ -133,3 +133,36 @@ def test_each_lane_has_its_own_caps(tmp_path):
     finally:
         api.stop()
         server.stop()
+
+
+def test_a_stream_of_interactive_jobs_slows_the_bulk_lane_but_never_stops_it(stack):
+    """After BULK_EVERY interactive jobs in a row the worker takes a bulk one
+    (jobs.broker_transport.LaneCycle): 30 interactive jobs queued at once over a bulk backlog
+    let 2 bulk jobs through between them; strict priority lets none."""
+    from jobs.broker_transport import BULK_EVERY
+
+    api, client = stack
+    bulk = requests.post(
+        f"{api.url}/v1/batches", json={"jobs": [article(i) for i in range(50)]}, timeout=30
+    )
+    assert bulk.status_code == 202, bulk.text
+    bulk_ids = [job["id"] for job in bulk.json()["jobs"]]
+    burst = 3 * BULK_EVERY
+    interactive = requests.post(
+        f"{api.url}/v1/batches",
+        json={"jobs": [article(1000 + i) for i in range(burst)], "priority": "interactive"},
+        timeout=30,
+    )
+    assert interactive.status_code == 202, interactive.text
+    ended = [wait_ended(api, job["id"]) for job in interactive.json()["jobs"]]
+    assert {job["status"] for job in ended} == {"succeeded"}
+    first_started = min(job["started_at"] for job in ended)
+    last_started = max(job["started_at"] for job in ended)
+    pipe = client.pipeline(transaction=False)
+    for job_id in bulk_ids:
+        pipe.hget(f"newsnlp:job:{job_id}", "started_at")
+    started = [s.decode() for s in pipe.execute() if s]
+    between = [s for s in started if first_started < s < last_started]
+    assert len(between) >= burst // (BULK_EVERY + 1), (between, first_started, last_started)
+    # and the interactive lane still went first: most of the backlog waited.
+    assert len(between) <= burst // BULK_EVERY + HELD, between

@@ -67,7 +67,7 @@ def test_each_lane_has_its_queue_and_the_worker_takes_interactive_first():
     # The transport lists a worker's queues to BRPOP sorted by name, and Redis answers from
     # the first that holds a message: the names must sort interactive first.
     options = celery_config("redis://localhost:6379/0")["broker_transport_options"]
-    assert options["queue_order_strategy"] == "sorted"
+    assert options["queue_order_strategy"] == "jobs.broker_transport:LaneCycle"
     assert sorted(WORKER_QUEUES) == list(WORKER_QUEUES)
     command = worker_command("worker", concurrency=1)
     assert command[command.index("--queues") + 1] == "newsnlp,newsnlp-bulk"
@@ -98,3 +98,21 @@ def test_a_job_of_a_batch_gives_no_priority_of_its_own():
     response = app.test_client().post("/v1/jobs", json={**ARTICLE, "priority": "urgent"})
     assert response.status_code == 422
     assert "priority" in response.get_json()["errors"]
+
+
+def test_the_lane_cycle_lists_bulk_first_once_after_a_streak_of_interactive_jobs():
+    from kombu.utils.scheduling import cycle_by_name
+
+    from jobs.broker_transport import BULK_EVERY
+
+    options = celery_config("redis://localhost:6379/0")["broker_transport_options"]
+    cycle = cycle_by_name(options["queue_order_strategy"])()  # as kombu builds it
+    cycle.update([BULK_QUEUE, QUEUE])
+    for _ in range(BULK_EVERY):
+        assert cycle.consume(2) == [QUEUE, BULK_QUEUE]
+        cycle.rotate(QUEUE)
+    assert cycle.consume(2) == [BULK_QUEUE, QUEUE]
+    cycle.rotate(QUEUE)  # the bulk queue was empty: still bulk first until one is taken
+    assert cycle.consume(2) == [BULK_QUEUE, QUEUE]
+    cycle.rotate(BULK_QUEUE)
+    assert cycle.consume(2) == [QUEUE, BULK_QUEUE]
