@@ -75,3 +75,14 @@ class Transport(kombu_redis.Transport):
         *kombu_redis.Transport.connection_errors,
         redis.exceptions.OutOfMemoryError,
     )
+
+
+class SentinelChannel(kombu_redis.SentinelChannel):
+    QoS = QoS
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """The same, finding the current primary through Redis Sentinel (jobs.redis_target)."""
+
+    Channel = SentinelChannel
+    connection_errors = Transport.connection_errors

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from celery import Celery
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from jobs.contract import ANALYZE_TASK, WEBHOOK_QUEUE, WEBHOOK_TASK
 from jobs.heap import freeze_startup_heap
-from jobs.store import JobStore
+from jobs.store import JobStore, ReplicationTimeout
 from jobs.telemetry import ended_increments
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
@@ -86,12 +87,12 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         status = "succeeded"
         timings = {k: v / 1000 for k, v in outcome.get("timings_ms", {}).items()}
         metrics = ended_increments(tasks, status, duration, timings)
-        written = with_redis_retry(lambda: store.succeed(job_id, outcome, metrics))
+        written = _confirmed(job_id, lambda: store.succeed(job_id, outcome, metrics))
     else:
         code, message = outcome
         status = "failed"
         metrics = ended_increments(tasks, status, duration)
-        written = with_redis_retry(lambda: store.fail(job_id, code, message, metrics))
+        written = _confirmed(job_id, lambda: store.fail(job_id, code, message, metrics))
     if written and started.request.get("callback_url"):
         self.app.send_task(WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE)
     logger.info(
@@ -101,6 +102,17 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         duration * 1000,
         "" if written else " (it had already ended: outcome not written)",
     )
+
+
+def _confirmed(job_id: str, write: Callable[[], bool]) -> bool:
+    """`write` the job's end; when no replica confirms it in time (jobs.store, Sentinel
+    mode), its message is not acknowledged but requeued: the next delivery finds the job
+    ended, or, after a failover that lost the end, runs it again."""
+    try:
+        return with_redis_retry(write)
+    except ReplicationTimeout:
+        logger.warning("job %s: no replica confirmed its end in time: message requeued", job_id)
+        raise Reject(requeue=True) from None
 
 
 def _run(
