@@ -132,11 +132,14 @@ class SentinelStack:
         """NEWSNLP_REDIS_SENTINELS for this stack."""
         return ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
 
+    # REDIS_URL of the services on this stack: in Sentinel mode it gives only the database
+    # (and a password, a user); a host that does not resolve shows if it were used.
+    url = "redis://sentinel-managed/0"
+
     def env(self) -> dict[str, str]:
-        """The settings that point the API and the workers at this stack (REDIS_URL gives the
-        database only)."""
+        """The settings, besides REDIS_URL (`url`), that point the API and the workers at
+        this stack."""
         return {
-            "REDIS_URL": "redis://127.0.0.1:6379/0",
             "NEWSNLP_REDIS_SENTINELS": self.sentinel_setting,
             "NEWSNLP_REDIS_MASTER": self.master,
         }
