@@ -1,5 +1,5 @@
 """`make chaos`: no accepted job is lost or written twice when workers crash, Redis restarts
-or a worker is cut off from Redis mid-job. Real processes, a real Redis, real HTTP.
+or fails over, or a worker is cut off from Redis mid-job. Real processes, a real Redis, real HTTP.
 
 1. kill -9 a worker's pool process while it runs a job, then kill -9 a whole worker
    (main and pool processes) while it holds a job, and start another worker.
@@ -9,6 +9,11 @@ or a worker is cut off from Redis mid-job. Real processes, a real Redis, real HT
    mid-job: its job is redelivered after the visibility timeout and finishes elsewhere.
 4. Redis filled to its `maxmemory` (`noeviction`) mid-load, then freed: the API answers
    503 + Retry-After meanwhile (clients retry), the workers keep running and retry.
+5. Redis Sentinel (ops.failover): a primary, its replica and three sentinels; the primary
+   SIGKILLed mid-load, the replica promoted, the API and two workers follow it; prints the
+   time from the kill to the first job finished on the new primary.
+
+`--steps 2,5` runs some of them only.
 
 Prints each step's figures, then one line:
 `chaos: N jobs accepted, N finished, 0 lost, 0 duplicated`.
@@ -30,6 +35,7 @@ import requests
 
 from devstack.local_redis import LocalRedis, fill_to_maxmemory, free_filler, free_port
 from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, alive, descendants
+from ops.failover import step_failover
 from ops.ledger import (
     HARD_LIMIT,
     SOFT_LIMIT,
@@ -41,6 +47,8 @@ from ops.ledger import (
     submit_many,
     wait_all_ended,
 )
+
+ALL_STEPS = (1, 2, 3, 4, 5)
 
 
 def wait_log(worker: WorkerProcess, needle: str, after: int, timeout: float) -> bool:
@@ -68,10 +76,35 @@ def netns_available() -> str | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=200, help="jobs per step")
+    parser.add_argument(
+        "--steps", default=",".join(map(str, ALL_STEPS)), help="the steps to run, e.g. 2,5"
+    )
     args = parser.parse_args()
+    steps = {int(step) for step in args.steps.split(",")}
     work = REPO_ROOT / "var" / "chaos"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    ledger = Ledger()
+    print(f"chaos run: {args.jobs} jobs a step, visibility timeout {VISIBILITY} s, "
+          f"time limits {SOFT_LIMIT}/{HARD_LIMIT} s, redis appendfsync always",
+          flush=True)  # fmt: skip
+    results = []
+    if steps & {1, 2, 3, 4}:
+        results += one_redis_steps(args.jobs, steps, work, ledger)
+    if 5 in steps:
+        results.append(step_failover(args.jobs, work, ledger, "5 redis primary killed, failover"))
+
+    accepted = sum(r["accepted"] for r in results)
+    finished = sum(r["finished"] for r in results)
+    lost = sum(r["lost"] for r in results)
+    duplicated = sum(r["duplicated"] for r in results)
+    print(f"chaos: {accepted} jobs accepted, {finished} finished, {lost} lost, "
+          f"{duplicated} duplicated", flush=True)  # fmt: skip
+    return 0 if lost == 0 and duplicated == 0 and finished == accepted else 1
+
+
+def one_redis_steps(n: int, steps: set[int], work: Path, ledger: Ledger) -> list[dict]:
+    """Steps 1 to 4, on one Redis, its API and workers; their reports."""
     socket_path = work / "redis.sock"
     server = LocalRedis(work / "redis", fsync="always", unix_socket=socket_path)
     server.start()
@@ -81,83 +114,76 @@ def main() -> int:
         WorkerProcess(server.url, work / f"w{i}.log", name=f"w{i}", **WORKER_ENV).start()
         for i in (1, 2)
     ]
-    ledger = Ledger()
     results = []
-    print(f"chaos run: {args.jobs} jobs a step, visibility timeout {VISIBILITY} s, "
-          f"time limits {SOFT_LIMIT}/{HARD_LIMIT} s, redis appendfsync always",
-          flush=True)  # fmt: skip
     try:
         # -- step 1: crashed workers --------------------------------------------------------
-        t0 = time.monotonic()
-        before = len(ledger.accepted)
-        marks = [len(w.read_log()) for w in workers]
-        feeder = threading.Thread(
-            target=submit_many, args=(api.url, corpus(args.jobs), ledger), daemon=True
-        )
-        feeder.start()
-        notes = []
-        w1, w2 = workers
-        if wait_log(w2, '"message": "job ', marks[1], 60):
-            pool = descendants(w2.process.pid)
-            for pid in pool:
-                os.kill(pid, 9)
-            notes.append(f"killed pool process(es) {pool} of w2 mid-job")
-        if wait_log(w1, "started", marks[0], 60):
-            w1.kill()
-            notes.append("killed all of w1 mid-job")
-            workers.append(
-                WorkerProcess(server.url, work / "w3.log", name="w3", **WORKER_ENV).start()
+        if 1 in steps:
+            t0 = time.monotonic()
+            before = len(ledger.accepted)
+            marks = [len(w.read_log()) for w in workers]
+            feeder = threading.Thread(
+                target=submit_many, args=(api.url, corpus(n), ledger), daemon=True
             )
-            notes.append("started w3")
-        feeder.join()
-        ids = ledger.accepted[before:]
-        final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
-        results.append(report("1 worker crashes (kill -9)", ids, final, t0, "; ".join(notes)))
+            feeder.start()
+            notes = []
+            w1, w2 = workers
+            if wait_log(w2, '"message": "job ', marks[1], 60):
+                pool = descendants(w2.process.pid)
+                for pid in pool:
+                    os.kill(pid, 9)
+                notes.append(f"killed pool process(es) {pool} of w2 mid-job")
+            if wait_log(w1, "started", marks[0], 60):
+                w1.kill()
+                notes.append("killed all of w1 mid-job")
+                workers.append(
+                    WorkerProcess(server.url, work / "w3.log", name="w3", **WORKER_ENV).start()
+                )
+                notes.append("started w3")
+            feeder.join()
+            ids = ledger.accepted[before:]
+            final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
+            results.append(report("1 worker crashes (kill -9)", ids, final, t0, "; ".join(notes)))
 
         # -- step 2: Redis restart ------------------------------------------------------------
-        t0 = time.monotonic()
-        before, refused_before = len(ledger.accepted), ledger.refused_503
-        feeder = threading.Thread(
-            target=submit_many, args=(api.url, corpus(args.jobs), ledger, 4, 10.0), daemon=True
-        )
-        feeder.start()
-        time.sleep(2.0)
-        server.stop()  # SHUTDOWN on SIGTERM: the append-only file is flushed
-        down_for = 5.0
-        time.sleep(down_for)
-        server.start()
-        feeder.join()
-        ids = ledger.accepted[before:]
-        final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
-        results.append(
-            report("2 redis stopped and restarted", ids, final, t0,
-                   f"down {down_for:.0f} s; {ledger.refused_503 - refused_before} POSTs "
-                   "answered 503 + Retry-After (then retried)")
-        )  # fmt: skip
+        if 2 in steps:
+            t0 = time.monotonic()
+            before, refused_before = len(ledger.accepted), ledger.refused_503
+            feeder = threading.Thread(
+                target=submit_many, args=(api.url, corpus(n), ledger, 4, 10.0), daemon=True
+            )
+            feeder.start()
+            time.sleep(2.0)
+            server.stop()  # SHUTDOWN on SIGTERM: the append-only file is flushed
+            down_for = 5.0
+            time.sleep(down_for)
+            server.start()
+            feeder.join()
+            ids = ledger.accepted[before:]
+            final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
+            results.append(
+                report("2 redis stopped and restarted", ids, final, t0,
+                       f"down {down_for:.0f} s; {ledger.refused_503 - refused_before} POSTs "
+                       "answered 503 + Retry-After (then retried)")
+            )  # fmt: skip
 
         # -- step 3: a worker cut off from Redis mid-job ----------------------------------
-        why_not = netns_available()
-        if why_not is not None:
-            print(f"3 worker cut off from redis         SKIPPED: cannot create a network "
-                  f"namespace here ({why_not})", flush=True)  # fmt: skip
-        else:
-            results.append(step_cut_off(args.jobs, server, client, api, work, ledger))
+        if 3 in steps:
+            why_not = netns_available()
+            if why_not is not None:
+                print(f"3 worker cut off from redis         SKIPPED: cannot create a network "
+                      f"namespace here ({why_not})", flush=True)  # fmt: skip
+            else:
+                results.append(step_cut_off(n, server, client, api, work, ledger))
 
-        results.append(step_redis_full(args.jobs, client, api, workers, ledger))
+        if 4 in steps:
+            results.append(step_redis_full(n, client, api, workers, ledger))
     finally:
         for w in workers:
             w.stop()
         api.stop()
         server.stop()
         client.close()
-
-    accepted = sum(r["accepted"] for r in results)
-    finished = sum(r["finished"] for r in results)
-    lost = sum(r["lost"] for r in results)
-    duplicated = sum(r["duplicated"] for r in results)
-    print(f"chaos: {accepted} jobs accepted, {finished} finished, {lost} lost, "
-          f"{duplicated} duplicated", flush=True)  # fmt: skip
-    return 0 if lost == 0 and duplicated == 0 and finished == accepted else 1
+    return results
 
 
 def step_redis_full(
