@@ -79,12 +79,16 @@ def _metrics_args(metrics: Increments | None) -> list[str | int]:
     ]
 
 
+# ARGV[6]: the fence key, or '': a job not run now (missing, ended) writes to it, so that a
+# WAIT after the script confirms that a replica holds what the script read (replication is
+# in order): a worker acknowledges no message on the word of a primary that a failover is
+# about to overrule.
 _START = (
     """
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {'missing', false} end
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then
-  return {status, false}
+if not status or status == 'succeeded' or status == 'failed' or status == 'canceled' then
+  if ARGV[6] ~= '' then redis.call('INCR', ARGV[6]) end
+  return {status or 'missing', false}
 end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if attempts >= tonumber(ARGV[2]) then
@@ -351,6 +355,7 @@ class JobStore:
         wait_recheck_seconds: float = 1.0,
         min_replicas: int = 0,
         replica_timeout_ms: int = 1000,
+        fence_key: str = "newsnlp:fence",
     ) -> None:
         self.lane_counters = {
             Priority.INTERACTIVE: [counter_prefix + "jobs", counter_prefix + "bytes"],
@@ -372,6 +377,7 @@ class JobStore:
         self.wait_recheck_seconds = wait_recheck_seconds
         self.min_replicas = min_replicas
         self.replica_timeout_ms = replica_timeout_ms
+        self.fence_key = fence_key
         self._local = threading.local()  # each thread's subscriber, for `wait`
         self._create = client.register_script(_CREATE)
         self._create_batch = client.register_script(_CREATE_BATCH)
@@ -636,7 +642,9 @@ class JobStore:
         """Mark the job running and return its request, unless it is missing or already ended.
 
         A job that has been started `max_attempts` times already (its worker kept dying)
-        is failed here instead of being run again.
+        is failed here instead of being run again. With `min_replicas`, a job not to be run
+        (missing, ended) raises `ReplicationTimeout` unless a replica confirms what was read:
+        its message must not be acknowledged on the word of this primary alone.
         """
         error = json.dumps(
             {
@@ -644,7 +652,8 @@ class JobStore:
                 "message": f"the job was started {self.max_attempts} times and never finished",
             }
         )
-        status, request = self._start(
+        (status, request), confirmed = self._replicated(
+            self._start,
             keys=[self.key(job_id), *self.counters],
             args=[
                 utc_now(),
@@ -652,8 +661,11 @@ class JobStore:
                 error,
                 self.ttl_seconds,
                 self.ended_channel(job_id),
+                self.fence_key if self.min_replicas else "",
             ],
         )
+        if not request and not confirmed:
+            raise ReplicationTimeout
         status = _text(status) or "missing"
         return StartedJob(status=status, request=json.loads(request) if request else None)
 

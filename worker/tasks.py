@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Celery
 from celery.exceptions import Reject, SoftTimeLimitExceeded
@@ -32,6 +32,8 @@ from worker.settings import WorkerSettings
 from worker.wiring import build_analyzer
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def request_from_job(data: dict[str, Any]) -> AnalysisRequest:
 def analyze(self: AnalysisTask, job_id: str) -> None:
     """Run one job. Safe to run twice: a job that has already ended is left as it is."""
     store = self.resources.store
-    started = with_redis_retry(lambda: store.start(job_id))
+    started = _confirmed(job_id, lambda: store.start(job_id))
     if started.request is None:
         logger.info("job %s not run: it is %s", job_id, started.status)
         return
@@ -104,14 +106,15 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
     )
 
 
-def _confirmed(job_id: str, write: Callable[[], bool]) -> bool:
-    """`write` the job's end; when no replica confirms it in time (jobs.store, Sentinel
-    mode), its message is not acknowledged but requeued: the next delivery finds the job
-    ended, or, after a failover that lost the end, runs it again."""
+def _confirmed(job_id: str, call: Callable[[], T]) -> T:
+    """`call` the job store (the job's start or its end); when no replica confirms in time
+    what it wrote or read (jobs.store, Sentinel mode), the message is not acknowledged but
+    requeued: the next delivery finds the job ended, or, after a failover that lost the end,
+    runs it again."""
     try:
-        return with_redis_retry(write)
+        return with_redis_retry(call)
     except ReplicationTimeout:
-        logger.warning("job %s: no replica confirmed its end in time: message requeued", job_id)
+        logger.warning("job %s: no replica confirmed it in time: message requeued", job_id)
         raise Reject(requeue=True) from None
 
 

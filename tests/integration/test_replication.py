@@ -97,5 +97,10 @@ def test_a_worker_end_no_replica_confirmed_raises(pair):
     replica.stop()
     with pytest.raises(ReplicationTimeout):
         store.succeed("a" * 32, {"summary": "x"})
-    # Written on the primary: a redelivery finds the job ended and runs nothing.
+    # Written on the primary only: a redelivery must not take the primary's word that the
+    # job ended (a failover may lose the end): it is refused until a replica confirms it.
+    with pytest.raises(ReplicationTimeout):
+        store.start("a" * 32)
+    replica.start()
+    wait_in_sync(replica)
     assert store.start("a" * 32).status == "succeeded"
