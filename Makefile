@@ -97,7 +97,7 @@ bench-api: install install-wrk ## API latency under a fixed POST rate vs a bare 
 load: install ## /healthz p99 while 500 clients long-poll and 32 send a byte a second; the waiters' answers
 	$(PY) -m bench.load
 
-chaos: install ## Crash workers, restart Redis, cut a worker off: no job lost (<= 10 min)
+chaos: install ## Crash workers, restart Redis, cut a worker off, fail Redis over (Sentinel): no job lost
 	$(PY) -m ops.chaos
 
 soak: install ## 10,000 small jobs through the real stack: 0 lost, memory and Redis keys bounded

@@ -9,7 +9,6 @@ import io
 import logging
 from typing import Any
 
-import redis
 from flask import Flask, current_app, request
 from flask_smorest import Api
 from werkzeug.exceptions import BadRequest
@@ -19,12 +18,13 @@ from api import batches, fleet, health, job_views, web
 from api.clients import ApiClients
 from api.errors import ApiError, ErrorSchema, payload_too_large, register_error_handlers
 from api.security import authenticate, rate_limit
-from api.settings import DEFAULTS, settings_from_env
+from api.settings import DEFAULTS, redis_target, settings_from_env
 from api.waits import WaitSlots
 from jobs.broker import celery_config, create_celery
 from jobs.env import ConfigError
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging
+from jobs.redis_target import redis_client
 from jobs.store import JobStore
 from jobs.telemetry import Telemetry
 
@@ -50,9 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    client = redis.Redis.from_url(
-        app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
-    )
+    target = redis_target(app.config)
+    # One client for the job store, the rate limiter and telemetry (through Sentinel when
+    # configured: it follows a failover).
+    client = redis_client(target, connect_timeout=2, timeout=5)
     app.extensions["newsnlp"] = ApiClients(
         store=JobStore(
             client,
@@ -60,13 +61,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             pending_ttl_seconds=app.config["PENDING_TTL_SECONDS"],
             max_queued_jobs=app.config["MAX_QUEUED_JOBS"],
             max_queued_bytes=app.config["MAX_QUEUED_BYTES"],
+            min_replicas=target.min_replicas,
+            replica_timeout_ms=target.replica_timeout_ms,
         ),
         telemetry=Telemetry(client),
         celery=create_celery(
             "newsnlp-api",
-            celery_config(
-                app.config["REDIS_URL"], result_ttl_seconds=app.config["JOB_TTL_SECONDS"]
-            ),
+            celery_config(target, result_ttl_seconds=app.config["JOB_TTL_SECONDS"]),
         ),
         waits=WaitSlots(app.config["MAX_WAITS"]),
     )

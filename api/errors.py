@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from jobs.redis_errors import REDIS_ERRORS, is_out_of_memory, is_unavailable
-from jobs.store import QueueFull
+from jobs.store import QueueFull, ReplicationTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +143,17 @@ def handle_queue_full(error: QueueFull) -> ResponseReturnValue:
     )
 
 
+def handle_replication_timeout(error: ReplicationTimeout) -> ResponseReturnValue:
+    logger.warning("job refused: no Redis replica confirmed it in time")
+    retry_after = str(current_app.config.get("RETRY_AFTER_SECONDS", 5))
+    return error_response(
+        503,
+        "replication_timeout",
+        "No Redis replica confirmed the job in time; nothing was accepted: retry later.",
+        headers={"Retry-After": retry_after},
+    )
+
+
 def handle_unexpected(error: Exception) -> ResponseReturnValue:
     logger.exception("unhandled error")
     reason, message = _REASONS[500]
@@ -153,6 +164,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(QueueFull, handle_queue_full)
+    app.register_error_handler(ReplicationTimeout, handle_replication_timeout)
     for exc in REDIS_ERRORS:
         app.register_error_handler(exc, handle_redis_down)
     app.register_error_handler(Exception, handle_unexpected)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from api.security import parse_api_keys
-from jobs.env import ConfigError, env_bool, env_int, env_redis_url, env_str
+from jobs.env import ConfigError, env_bool, env_int, env_str
+from jobs.redis_target import RedisTarget, redis_target_from_env
 from jobs.store import DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_JOBS
 from jobs.webhooks import parse_allowlist
 
@@ -20,8 +21,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     protect_ops = env_bool(env, "NEWSNLP_PROTECT_OPS", False)
     if protect_ops and not api_keys:
         raise ConfigError("NEWSNLP_PROTECT_OPS needs NEWSNLP_API_KEYS: there is no key to ask for")
+    redis = redis_target_from_env(env)
     return {
-        "REDIS_URL": env_redis_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_URL": redis.url,
+        "REDIS_SENTINELS": redis.sentinels,
+        "REDIS_MASTER": redis.master,
+        "REDIS_MIN_REPLICAS": redis.min_replicas,
+        "REDIS_REPLICA_TIMEOUT_MS": redis.replica_timeout_ms,
         "MAX_ARTICLE_CHARS": max_chars,
         "MAX_HTML_CHARS": env_int(env, "NEWSNLP_MAX_HTML_CHARS", 5 * max_chars, minimum=1),
         "MAX_CLAIMS": env_int(env, "NEWSNLP_MAX_CLAIMS", 20, minimum=1, maximum=200),
@@ -49,6 +55,17 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_WAITS": env_int(env, "NEWSNLP_MAX_WAITS", 500, minimum=0),
         "RATE_LIMIT_PER_MINUTE": env_int(env, "NEWSNLP_RATE_LIMIT_PER_MINUTE", 0, minimum=0),
     }
+
+
+def redis_target(config: Mapping[str, Any]) -> RedisTarget:
+    """Where the app's Redis is, from its config keys (settings_from_env's REDIS_*)."""
+    return RedisTarget(
+        url=config["REDIS_URL"],
+        sentinels=tuple(config["REDIS_SENTINELS"]),
+        master=config["REDIS_MASTER"],
+        min_replicas=config["REDIS_MIN_REPLICAS"],
+        replica_timeout_ms=config["REDIS_REPLICA_TIMEOUT_MS"],
+    )
 
 
 def _api_keys(raw: str | None) -> dict[str, str]:

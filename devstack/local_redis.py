@@ -48,16 +48,22 @@ class LocalRedis:
         *,
         fsync: str = "everysec",
         unix_socket: Path | None = None,
+        replica_of: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.fsync = fsync
         self.unix_socket = unix_socket
+        self.replica_of = replica_of  # the port of the primary this one replicates, at start
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        """A client of this server itself (not of whatever primary a sentinel names)."""
+        return redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=5)
 
     def start(self, timeout: float = 10.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +81,8 @@ class LocalRedis:
         ]  # fmt: skip
         if self.unix_socket is not None:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+        if self.replica_of is not None:
+            args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout

@@ -10,17 +10,22 @@ from typing import Any
 from celery import Celery
 
 from jobs.contract import ANALYZE_TASK, QUEUE, WEBHOOK_QUEUE, WEBHOOK_TASK
+from jobs.redis_target import RedisTarget, celery_transport_options, celery_url
 
 
 def celery_config(
-    redis_url: str,
+    redis: RedisTarget | str,
     *,
     soft_time_limit: int = 120,
     time_limit: int = 150,
     visibility_timeout: int = 600,
     result_ttl_seconds: int = 86_400,
 ) -> dict[str, Any]:
-    """The Celery configuration mapping; every reliability setting is spelled out here."""
+    """The Celery configuration mapping; every reliability setting is spelled out here.
+
+    `redis`: a REDIS_URL, or where Redis is (jobs.redis_target): through Sentinel, the broker
+    and the result backend find the current primary by `master_name`."""
+    target = RedisTarget(url=redis) if isinstance(redis, str) else redis
     transport = {
         "visibility_timeout": visibility_timeout,
         # Sweep for messages whose holder died (unacked past the visibility timeout)
@@ -36,12 +41,14 @@ def celery_config(
         # comes first once (jobs.broker_transport.LaneCycle: bulk slowed, never stopped).
         # kombu's default (round_robin) rotates the queues after each message.
         "queue_order_strategy": "jobs.broker_transport:LaneCycle",
+        **celery_transport_options(target),
     }
     return {
-        "broker_url": redis_url,
+        "broker_url": celery_url(target),
         # kombu's Redis transport, with Redis out of memory a connection error (see there).
-        "broker_transport": "jobs.broker_transport:Transport",
-        "result_backend": redis_url,
+        "broker_transport": "jobs.broker_transport:"
+        + ("SentinelTransport" if target.sentinels else "Transport"),
+        "result_backend": celery_url(target),
         "broker_transport_options": transport,
         "result_backend_transport_options": transport,
         "redis_socket_connect_timeout": 3,

@@ -78,6 +78,17 @@ class Transport(kombu_redis.Transport):
     )
 
 
+class SentinelChannel(kombu_redis.SentinelChannel):
+    QoS = QoS
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """The same, finding the current primary through Redis Sentinel (jobs.redis_target)."""
+
+    Channel = SentinelChannel
+    connection_errors = Transport.connection_errors
+
+
 # The lanes' bound: after this many interactive jobs in a row, a worker lists the bulk queue
 # first once, so a steady stream of interactive jobs slows the bulk lane (to 1 job in
 # BULK_EVERY + 1) but never stops it.

@@ -9,6 +9,11 @@ atomic step, so that a client waiting on the job is answered when it ends (`JobS
 
 Each priority (lane) has its own queue and its own caps: a bulk backlog at its cap refuses
 bulk jobs only, never an interactive one.
+
+With `min_replicas` (Redis Sentinel, jobs.redis_target), a job's creation and its end count
+only once that many replicas hold them: the script and a WAIT go in one pipeline, on one
+connection (WAIT waits for that connection's writes). A creation the replicas did not take
+in time is taken back (`_RETRACT`) and refused (`ReplicationTimeout`).
 """
 
 from __future__ import annotations
@@ -74,12 +79,16 @@ def _metrics_args(metrics: Increments | None) -> list[str | int]:
     ]
 
 
+# ARGV[6]: the fence key, or '': a job not run now (missing, ended) writes to it, so that a
+# WAIT after the script confirms that a replica holds what the script read (replication is
+# in order): a worker acknowledges no message on the word of a primary that a failover is
+# about to overrule.
 _START = (
     """
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {'missing', false} end
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then
-  return {status, false}
+if not status or status == 'succeeded' or status == 'failed' or status == 'canceled' then
+  if ARGV[6] ~= '' then redis.call('INCR', ARGV[6]) end
+  return {status or 'missing', false}
 end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if attempts >= tonumber(ARGV[2]) then
@@ -207,6 +216,29 @@ return 'was_' .. status
 )
 
 
+# Takes back a job whose creation no replica confirmed, as if it had never been made: its
+# record, its queue message, its idempotency key (when it still names this job), its count
+# in its lane. KEYS: the job, the lanes' counters (as _RELEASE). ARGV: the idempotency key
+# or '', the job's id, the queue list, the message. A worker that took the message already
+# finds no record and runs nothing.
+_RETRACT = (
+    """
+if ARGV[1] ~= '' then
+  local named = redis.call('GET', ARGV[1])
+  if named and string.sub(named, 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
+    redis.call('DEL', ARGV[1])
+  end
+end
+redis.call('LREM', ARGV[3], 1, ARGV[4])
+"""
+    + _RELEASE
+    + """
+redis.call('DEL', KEYS[1])
+return 1
+"""
+)
+
+
 def request_payload(request: dict[str, Any]) -> str:
     """A job's request as the record keeps it (keys sorted: one request, one text)."""
     return json.dumps(request, ensure_ascii=False, sort_keys=True)
@@ -256,6 +288,11 @@ def record_body(record: JobRecord) -> dict[str, Any]:
 class QueueFull(Exception):
     """The job's lane holds as many jobs, or bytes of jobs, as its caps allow: nothing was
     recorded."""
+
+
+class ReplicationTimeout(Exception):
+    """Fewer replicas than `min_replicas` confirmed a write within the timeout. A creation
+    is taken back (nothing recorded); an end stays written on the primary, unconfirmed."""
 
 
 DEFAULT_MAX_QUEUED_JOBS = 10_000
@@ -316,6 +353,9 @@ class JobStore:
         max_queued_jobs: int = DEFAULT_MAX_QUEUED_JOBS,
         max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         wait_recheck_seconds: float = 1.0,
+        min_replicas: int = 0,
+        replica_timeout_ms: int = 1000,
+        fence_key: str = "newsnlp:fence",
     ) -> None:
         self.lane_counters = {
             Priority.INTERACTIVE: [counter_prefix + "jobs", counter_prefix + "bytes"],
@@ -335,12 +375,27 @@ class JobStore:
         self.max_attempts = max_attempts
         self.prefix = prefix
         self.wait_recheck_seconds = wait_recheck_seconds
+        self.min_replicas = min_replicas
+        self.replica_timeout_ms = replica_timeout_ms
+        self.fence_key = fence_key
         self._local = threading.local()  # each thread's subscriber, for `wait`
         self._create = client.register_script(_CREATE)
         self._create_batch = client.register_script(_CREATE_BATCH)
         self._start = client.register_script(_START)
         self._finish = client.register_script(_FINISH)
         self._cancel = client.register_script(_CANCEL)
+        self._retract = client.register_script(_RETRACT)
+
+    def _replicated(self, script: Any, keys: list[Any], args: list[Any]) -> tuple[Any, bool]:
+        """Run `script`; with `min_replicas`, WAIT on the same connection after it. Returns
+        what the script answered and whether enough replicas confirmed its writes."""
+        if self.min_replicas == 0:
+            return script(keys=keys, args=args), True
+        pipe = self.client.pipeline(transaction=False)
+        script(keys=keys, args=args, client=pipe)
+        pipe.execute_command("WAIT", self.min_replicas, self.replica_timeout_ms)
+        outcome, confirmed = pipe.execute()
+        return outcome, int(confirmed) >= self.min_replicas
 
     def key(self, job_id: str) -> str:
         return self.prefix + job_id
@@ -368,7 +423,8 @@ class JobStore:
 
         In the same atomic step, `enqueue=(list, message)` pushes the job's queue message
         (`jobs.queue.task_message`) and `metrics` are added: a job is recorded exactly when
-        its message is queued and counted.
+        its message is queued and counted. With `min_replicas`, a new job no replica
+        confirmed in time is taken back and `ReplicationTimeout` raised: nothing recorded.
         """
         payload = request_payload(request)
         digest = request_hash(request, payload)
@@ -376,7 +432,8 @@ class JobStore:
         if idempotency_key is not None:
             idem_key = self._idempotency_key(idempotency_key, owner)
         list_name, message = enqueue or ("", "")
-        created, value = self._create(
+        (created, value), confirmed = self._replicated(
+            self._create,
             keys=[self.key(job_id), *self.lane_counters[priority]],
             args=[
                 job_id,
@@ -398,6 +455,13 @@ class JobStore:
         )
         if created == 2:
             raise QueueFull
+        if not confirmed:
+            if created:
+                self._retract(
+                    keys=[self.key(job_id), *self.counters],
+                    args=[idem_key, job_id, list_name, message],
+                )
+            raise ReplicationTimeout
         if created:
             return Creation(job_id=job_id, created=True, request_hash=digest)
         existing_id, existing_hash = (_text(value) or "").split(" ", 1)
@@ -415,7 +479,8 @@ class JobStore:
     ) -> None:
         """Record a batch and its jobs, each queued in the lane of `priority` (`queue`), in
         one atomic step: all of them, or none (`QueueFull`) when they do not all fit under
-        the lane's caps."""
+        the lane's caps. With `min_replicas`, a batch no replica confirmed in time is
+        taken back, job by job, and `ReplicationTimeout` raised."""
         payloads = [request_payload(job.request) for job in jobs]
         sizes = [
             len(payload.encode("utf-8")) + len(job.message)
@@ -426,7 +491,8 @@ class JobStore:
             for job, payload, size in zip(jobs, payloads, sizes, strict=True)
             for item in (job.job_id, payload, job.message, size)
         ]
-        admitted = self._create_batch(
+        admitted, confirmed = self._replicated(
+            self._create_batch,
             keys=[
                 *self.lane_counters[priority],
                 batch_key,
@@ -448,6 +514,17 @@ class JobStore:
         )
         if not admitted:
             raise QueueFull
+        if not confirmed:
+            pipe = self.client.pipeline(transaction=False)
+            for job in jobs:
+                self._retract(
+                    keys=[self.key(job.job_id), *self.counters],
+                    args=["", job.job_id, queue, job.message],
+                    client=pipe,
+                )
+            pipe.delete(batch_key)
+            pipe.execute()
+            raise ReplicationTimeout
 
     def queued(self, priority: Priority = Priority.INTERACTIVE) -> tuple[int, int]:
         """The jobs of a lane not ended yet, and their bytes, as its caps count them."""
@@ -565,7 +642,9 @@ class JobStore:
         """Mark the job running and return its request, unless it is missing or already ended.
 
         A job that has been started `max_attempts` times already (its worker kept dying)
-        is failed here instead of being run again.
+        is failed here instead of being run again. With `min_replicas`, a job not to be run
+        (missing, ended) raises `ReplicationTimeout` unless a replica confirms what was read:
+        its message must not be acknowledged on the word of this primary alone.
         """
         error = json.dumps(
             {
@@ -573,7 +652,8 @@ class JobStore:
                 "message": f"the job was started {self.max_attempts} times and never finished",
             }
         )
-        status, request = self._start(
+        (status, request), confirmed = self._replicated(
+            self._start,
             keys=[self.key(job_id), *self.counters],
             args=[
                 utc_now(),
@@ -581,8 +661,11 @@ class JobStore:
                 error,
                 self.ttl_seconds,
                 self.ended_channel(job_id),
+                self.fence_key if self.min_replicas else "",
             ],
         )
+        if not request and not confirmed:
+            raise ReplicationTimeout
         status = _text(status) or "missing"
         return StartedJob(status=status, request=json.loads(request) if request else None)
 
@@ -591,7 +674,9 @@ class JobStore:
     ) -> bool:
         """Store the result; False when the job had already ended (the write is skipped).
 
-        `metrics` are added in the same atomic step, only when the result is written.
+        `metrics` are added in the same atomic step, only when the result is written. With
+        `min_replicas`, `ReplicationTimeout` when no replica confirmed the result in time
+        (it is written on the primary): the message must not be acknowledged then.
         """
         return self._end(job_id, JobStatus.SUCCEEDED, "result", result, metrics)
 
@@ -616,7 +701,12 @@ class JobStore:
             self.ended_channel(job_id),
             *_metrics_args(metrics),
         ]
-        return bool(self._finish(keys=[self.key(job_id), *self.counters], args=args))
+        written, confirmed = self._replicated(
+            self._finish, keys=[self.key(job_id), *self.counters], args=args
+        )
+        if written and not confirmed:
+            raise ReplicationTimeout
+        return bool(written)
 
 
 def _text(value: bytes | str | None) -> str | None:

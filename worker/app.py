@@ -28,6 +28,7 @@ from jobs.broker import celery_config
 from jobs.contract import ANALYZE_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
+from jobs.redis_target import redis_client
 from jobs.telemetry import Telemetry
 from services.errors import ModelLoadError
 from worker.base import WorkerApp
@@ -48,7 +49,7 @@ def create_app(settings: WorkerSettings) -> WorkerApp:
     app = WorkerApp(settings)
     app.conf.update(
         celery_config(
-            settings.redis_url,
+            settings.redis,
             soft_time_limit=settings.soft_time_limit,
             time_limit=settings.time_limit,
             visibility_timeout=settings.visibility_timeout,
@@ -105,9 +106,7 @@ class Heartbeat:
     daemon thread."""
 
     def __init__(self, settings: WorkerSettings, name: str, interval: float = 5.0) -> None:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=2, socket_timeout=5
-        )
+        client = redis_client(settings.redis, connect_timeout=2, timeout=5)
         self.telemetry = Telemetry(client, heartbeat_ttl=int(interval * 3))
         self.name = name
         self.settings = settings

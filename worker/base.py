@@ -11,10 +11,10 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
 
-import redis
 from celery import Celery, Task
 
 from jobs.redis_errors import REDIS_ERRORS, is_unavailable
+from jobs.redis_target import redis_client
 from jobs.store import JobStore
 from worker.settings import WorkerSettings
 
@@ -33,9 +33,13 @@ class WorkerApp(Celery):
 
 
 def job_store(settings: WorkerSettings) -> JobStore:
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    target = settings.redis
     return JobStore(
-        client, ttl_seconds=settings.job_ttl_seconds, max_attempts=settings.max_attempts
+        redis_client(target, connect_timeout=3, timeout=10),
+        ttl_seconds=settings.job_ttl_seconds,
+        max_attempts=settings.max_attempts,
+        min_replicas=target.min_replicas,
+        replica_timeout_ms=target.replica_timeout_ms,
     )
 
 

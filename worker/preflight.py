@@ -6,6 +6,7 @@ from pathlib import Path
 
 import redis
 
+from jobs.redis_target import redis_client
 from worker.settings import WorkerSettings
 
 
@@ -20,17 +21,15 @@ class RedisUnreachable(RuntimeError):
 def check_redis(settings: WorkerSettings, timeout: float = 3.0) -> None:
     """Fail at startup when Redis does not answer within `timeout` s, with the cause, instead
     of Celery's own retries at start (100 of them, minutes) and a worker that looks alive."""
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
+    client = redis_client(settings.redis, connect_timeout=timeout, timeout=timeout)
     try:
         client.ping()
     except redis.exceptions.RedisError as exc:
         # The URL may hold a password: only its host part is named.
-        where = settings.redis_url.rpartition("@")[2]
-        raise RedisUnreachable(
-            f"Redis at REDIS_URL ({where}) does not answer: {type(exc).__name__}"
-        ) from None
+        where = f"REDIS_URL ({settings.redis_url.rpartition('@')[2]})"
+        if settings.redis_sentinels:
+            where = f"master {settings.redis_master!r} of NEWSNLP_REDIS_SENTINELS"
+        raise RedisUnreachable(f"Redis at {where} does not answer: {type(exc).__name__}") from None
     finally:
         client.close()
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.env import env_bool, env_choice, env_float, env_int, env_redis_url, env_str
+from jobs.env import env_bool, env_choice, env_float, env_int, env_str
+from jobs.redis_target import RedisTarget, redis_target_from_env
 from jobs.webhooks import parse_allowlist
 from worker import machine
 
@@ -18,6 +19,10 @@ DEFAULT_STANCE_MODEL = REPO_ROOT / "models" / "stance"
 @dataclass(frozen=True)
 class WorkerSettings:
     redis_url: str
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_master: str = "newsnlp"
+    redis_min_replicas: int = 0
+    redis_replica_timeout_ms: int = 1000
     job_ttl_seconds: int = 86_400
     soft_time_limit: int = 120
     time_limit: int = 150
@@ -44,13 +49,29 @@ class WorkerSettings:
     webhook_timeout: float = 10.0
     webhook_max_retries: int = 6
 
+    @property
+    def redis(self) -> RedisTarget:
+        """Where the worker's Redis is (jobs.redis_target)."""
+        return RedisTarget(
+            url=self.redis_url,
+            sentinels=self.redis_sentinels,
+            master=self.redis_master,
+            min_replicas=self.redis_min_replicas,
+            replica_timeout_ms=self.redis_replica_timeout_ms,
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
         env = os.environ if env is None else env
         soft = env_int(env, "NEWSNLP_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
         hard = env_int(env, "NEWSNLP_TASK_TIME_LIMIT", soft + 30, minimum=soft + 1)
+        redis = redis_target_from_env(env)
         return cls(
-            redis_url=env_redis_url(env, "REDIS_URL", "redis://127.0.0.1:6379/0"),
+            redis_url=redis.url,
+            redis_sentinels=redis.sentinels,
+            redis_master=redis.master,
+            redis_min_replicas=redis.min_replicas,
+            redis_replica_timeout_ms=redis.replica_timeout_ms,
             job_ttl_seconds=env_int(env, "NEWSNLP_JOB_TTL_SECONDS", 86_400, minimum=60),
             soft_time_limit=soft,
             time_limit=hard,

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Celery
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from jobs.contract import ANALYZE_TASK, WEBHOOK_QUEUE, WEBHOOK_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.request import JobRequest
-from jobs.store import JobStore
+from jobs.store import JobStore, ReplicationTimeout
 from jobs.telemetry import ended_increments
 from services.analysis import AnalysisRequest, Analyzer
 from services.errors import AnalysisError
@@ -32,6 +33,8 @@ from worker.settings import WorkerSettings
 from worker.wiring import build_analyzer
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def analysis_request(job: JobRequest) -> AnalysisRequest:
 def analyze(self: AnalysisTask, job_id: str) -> None:
     """Run one job. Safe to run twice: a job that has already ended is left as it is."""
     store = self.resources.store
-    started = with_redis_retry(lambda: store.start(job_id))
+    started = _confirmed(job_id, lambda: store.start(job_id))
     if started.request is None:
         logger.info("job %s not run: it is %s", job_id, started.status)
         return
@@ -84,12 +87,12 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         status = "succeeded"
         timings = {k: v / 1000 for k, v in outcome.get("timings_ms", {}).items()}
         metrics = ended_increments(tasks, status, duration, timings)
-        written = with_redis_retry(lambda: store.succeed(job_id, outcome, metrics))
+        written = _confirmed(job_id, lambda: store.succeed(job_id, outcome, metrics))
     else:
         code, message = outcome
         status = "failed"
         metrics = ended_increments(tasks, status, duration)
-        written = with_redis_retry(lambda: store.fail(job_id, code, message, metrics))
+        written = _confirmed(job_id, lambda: store.fail(job_id, code, message, metrics))
     if written and job.callback_url:
         self.app.send_task(WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE)
     logger.info(
@@ -99,6 +102,18 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         duration * 1000,
         "" if written else " (it had already ended: outcome not written)",
     )
+
+
+def _confirmed(job_id: str, call: Callable[[], T]) -> T:
+    """`call` the job store (the job's start or its end); when no replica confirms in time
+    what it wrote or read (jobs.store, Sentinel mode), the message is not acknowledged but
+    requeued: the next delivery finds the job ended, or, after a failover that lost the end,
+    runs it again."""
+    try:
+        return with_redis_retry(call)
+    except ReplicationTimeout:
+        logger.warning("job %s: no replica confirmed it in time: message requeued", job_id)
+        raise Reject(requeue=True) from None
 
 
 def _run(

@@ -22,7 +22,7 @@ from worker.settings import WorkerSettings
 def create_webhook_app(settings: WorkerSettings) -> WorkerApp:
     app = WorkerApp(settings)
     config = celery_config(
-        settings.redis_url,
+        settings.redis,
         visibility_timeout=settings.visibility_timeout,
         result_ttl_seconds=settings.job_ttl_seconds,
     )

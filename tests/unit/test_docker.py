@@ -541,6 +541,17 @@ def test_docker_compose_loads_the_file_and_passes_the_model_build_arguments(tmp_
     assert model["volumes"]["redis-data"]["name"] == "newsnlp_redis-data"
 
 
+def test_docker_compose_passes_the_sentinels_from_the_shell(tmp_path):
+    sentinels = "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379"
+    result = docker_compose_config(COMPOSE, tmp_path, NEWSNLP_REDIS_SENTINELS=sentinels)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for name in ("api", "worker", "webhook-worker"):
+        assert services[name]["environment"]["NEWSNLP_REDIS_SENTINELS"] == sentinels
+    off = json.loads(docker_compose_config(COMPOSE, tmp_path).stdout)["services"]
+    assert off["api"]["environment"]["NEWSNLP_REDIS_SENTINELS"] == ""
+
+
 def test_docker_compose_rejects_an_invalid_file(tmp_path):
     broken = tmp_path / "compose.yaml"
     broken.write_text("services:\n  a:\n    image: x\n    restart_policy: always\n")
@@ -549,7 +560,7 @@ def test_docker_compose_rejects_an_invalid_file(tmp_path):
 
 
 def test_compose_runs_redis_api_workers_and_flower(compose):
-    services = compose["services"]
+    services = {n: s for n, s in compose["services"].items() if "profiles" not in s}
     assert set(services) == {"redis", "api", "worker", "webhook-worker", "flower"}
     redis = services["redis"]
     command = redis["command"]
@@ -562,6 +573,22 @@ def test_compose_runs_redis_api_workers_and_flower(compose):
     hooks = services["webhook-worker"]
     assert (hooks["image"], hooks["command"]) == (services["worker"]["image"], ["webhook-worker"])
     assert "redis://redis:6379/" in " ".join(services["flower"]["command"])
+
+
+def test_compose_sentinel_profile_adds_a_replica_and_three_sentinels(compose):
+    services = compose["services"]
+    profiled = {n for n, s in services.items() if s.get("profiles") == ["sentinel"]}
+    assert profiled == {"redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"}
+    replica = services["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    env = services["api"]["environment"]
+    assert env["NEWSNLP_REDIS_SENTINELS"] == "${NEWSNLP_REDIS_SENTINELS:-}"  # the shell's
+    for key in ("NEWSNLP_REDIS_SENTINELS", "NEWSNLP_REDIS_MASTER"):
+        for name in ("worker", "webhook-worker"):
+            assert services[name]["environment"][key] == env[key]
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        script = services[name]["command"][-1]
+        assert f"sentinel monitor {env['NEWSNLP_REDIS_MASTER']} redis 6379 2" in script
 
 
 def test_workers_scale_with_docker_compose_up_scale(compose):

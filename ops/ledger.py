@@ -1,0 +1,142 @@
+"""The jobs a chaos run submits, the way clients submit them, and what became of each.
+
+Clients retry a 503 after its Retry-After, as the API asks; every job the API accepted (202)
+is in the ledger, and each step reports its jobs' outcome in one line (`report`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+import requests
+
+from devstack.processes import REPO_ROOT
+
+SOFT_LIMIT, HARD_LIMIT, VISIBILITY = 20, 25, 30
+WORKER_ENV = {
+    "NEWSNLP_TASK_SOFT_TIME_LIMIT": str(SOFT_LIMIT),
+    "NEWSNLP_TASK_TIME_LIMIT": str(HARD_LIMIT),
+    "NEWSNLP_VISIBILITY_TIMEOUT": str(VISIBILITY),
+    "NEWSNLP_TORCH_THREADS": "1",
+}
+CLAIMS = ["The government denied the report", "Prices rose sharply last year"]
+
+
+def corpus(n: int) -> list[str]:
+    """Short articles from the CNN/DM sample when present, else generated prose."""
+    data = Path(os.environ.get("NEWSNLP_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+    path = data / "cnndm" / "cnndm_test_250.jsonl"
+    texts: list[str] = []
+    if path.is_file():
+        with path.open(encoding="utf-8") as f:
+            texts = [" ".join(json.loads(line)["article"].split()[:120]) for line in f]
+    if not texts:
+        texts = [
+            f"Officials in city {i} approved a new budget on Monday. It raises school spending "
+            f"by {i % 9 + 1} percent. Critics said roads were ignored. A vote follows in May."
+            for i in range(50)
+        ]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+@dataclass
+class Ledger:
+    """Every job the API accepted (202), across all steps."""
+
+    accepted: list[str] = field(default_factory=list)
+    refused_503: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def submit(api: str, text: str, ledger: Ledger, deadline: float) -> None:
+    """POST one job, honouring 503 + Retry-After, until it is accepted or the deadline."""
+    body = {"article": {"text": text}, "claims": CLAIMS}
+    while time.monotonic() < deadline:
+        try:
+            response = requests.post(f"{api}/v1/jobs", json=body, timeout=10)
+        except requests.RequestException:
+            time.sleep(0.5)
+            continue
+        if response.status_code == 202:
+            with ledger.lock:
+                ledger.accepted.append(response.json()["id"])
+            return
+        if response.status_code == 503:
+            with ledger.lock:
+                ledger.refused_503 += 1
+            assert "Retry-After" in response.headers, "503 without Retry-After"
+            time.sleep(min(1.0, float(response.headers["Retry-After"])))
+            continue
+        raise RuntimeError(f"unexpected answer {response.status_code}: {response.text[:300]}")
+    raise TimeoutError("a job could not be submitted before the deadline")
+
+
+def submit_many(
+    api: str, texts: list[str], ledger: Ledger, threads: int = 4, spread: float = 0.0
+) -> None:
+    """Submit `texts` from `threads` clients, paced over about `spread` seconds."""
+    deadline = time.monotonic() + 120 + spread
+    pause = spread * threads / max(1, len(texts))
+
+    def client(chunk: list[str]) -> None:
+        for text in chunk:
+            submit(api, text, ledger, deadline)
+            time.sleep(pause)
+
+    workers = [threading.Thread(target=client, args=(texts[i::threads],)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+def statuses(client: redis.Redis, ids: list[str]) -> dict[str, dict[str, str]]:
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hmget(f"newsnlp:job:{job_id}", "status", "writes", "late_writes", "attempts")
+    out = {}
+    for job_id, values in zip(ids, pipe.execute(), strict=True):
+        status, writes, late, attempts = (v.decode() if v else None for v in values)
+        out[job_id] = {
+            "status": status or "missing",
+            "writes": writes or "0",
+            "late": late or "0",
+            "attempts": attempts or "0",
+        }
+    return out
+
+
+def wait_all_ended(client: redis.Redis, ids: list[str], timeout: float) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            current = statuses(client, ids)
+        except redis.exceptions.ConnectionError:
+            current = {}
+        ended = [s for s in current.values() if s["status"] in ("succeeded", "failed", "canceled")]
+        if current and len(ended) == len(ids) or time.monotonic() > deadline:
+            return current
+        time.sleep(0.5)
+
+
+def report(name: str, ids: list[str], final: dict[str, dict], started: float, notes: str) -> dict:
+    finished = sum(1 for s in final.values() if s["status"] == "succeeded")
+    failed = sum(1 for s in final.values() if s["status"] == "failed")
+    lost = sum(1 for s in final.values() if s["status"] not in ("succeeded", "failed", "canceled"))
+    duplicated = sum(1 for s in final.values() if int(s["writes"]) > 1)
+    reruns = sum(1 for s in final.values() if int(s["attempts"]) > 1)
+    discarded = sum(int(s["late"]) for s in final.values())
+    print(
+        f"{name:<34} accepted {len(ids):>4}  succeeded {finished:>4}  failed {failed:>2}  "
+        f"lost {lost}  duplicated {duplicated}  re-run {reruns}  late writes refused "
+        f"{discarded}  {time.monotonic() - started:6.1f} s  {notes}",
+        flush=True,
+    )
+    return {"accepted": len(ids), "finished": finished, "lost": lost + failed,
+            "duplicated": duplicated}  # fmt: skip
