@@ -20,8 +20,8 @@ from api.schemas import JobCreateSchema, LinksSchema, StrictSchema, check_length
 from api.security import charge, owns
 from jobs.contract import ANALYZE_TASK, LANE_QUEUES, JobStatus, Priority
 from jobs.queue import task_message
+from jobs.records import NewJob
 from jobs.request import JobRequest
-from jobs.store import NewJob
 from jobs.telemetry import METRICS_KEY, Increments
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.security import owns
 from jobs.contract import ANALYZE_TASK, LANE_QUEUES, TERMINAL_STATUSES
 from jobs.queue import task_message
+from jobs.records import JobRecord, record_body, request_hash
 from jobs.redis_errors import REDIS_ERRORS, is_unavailable
 from jobs.request import JobRequest
-from jobs.store import JobRecord, record_body, request_hash
 from jobs.telemetry import ended_increments, submitted_increments
 from jobs.webhooks import DestinationRefused, check_destination
 

@@ -116,7 +116,8 @@ def redis_round_trips(
     have the shape of `parse_wrk`'s, so that `combine_rounds` adds up rounds of both."""
     import redis
 
-    from jobs.store import JobStore, request_payload
+    from jobs.records import request_payload
+    from jobs.store import JobStore
 
     # Records of their own, which expire like the bench's jobs (NEWSNLP_JOB_TTL_SECONDS=600).
     store = JobStore(

@@ -5,7 +5,7 @@ carries only the job id), as the plain dict of `to_dict`. `from_dict` is the one
 says what a missing key means, so that a record written by an older API (no `priority`, no
 `options`, `claims` as null) still reads. `to_dict` writes exactly the dict the API's schema
 produced before this type existed: a repeated request hashes the same
-(`jobs.store.request_hash`), across a deploy too.
+(`jobs.records.request_hash`), across a deploy too.
 """
 
 from __future__ import annotations

@@ -1,19 +1,16 @@
-"""The service's own record of every job, in Redis.
+"""JobStore: the service's own record of every job, in Redis.
 
 Celery reports an unknown task id as PENDING, so the service keeps its own record: a job
-exists exactly when the API created it. Every status change is a small Lua script, so a
-change is atomic and a job in a terminal status never changes again: a redelivered message
-(after a crashed worker or a visibility timeout) cannot overwrite a result with another one.
-The scripts that end a job also publish its new status on the job's channel, in the same
-atomic step, so that a client waiting on the job is answered when it ends (`JobStore.wait`).
-
+exists exactly when the API created it. Every status change is one atomic Lua script
+(jobs.store_scripts); the scripts that end a job also publish its new status on the job's
+channel, so that a client waiting on the job is answered when it ends (`JobStore.wait`).
 Each priority (lane) has its own queue and its own caps: a bulk backlog at its cap refuses
 bulk jobs only, never an interactive one.
 
 With `min_replicas` (Redis Sentinel, jobs.redis_target), a job's creation and its end count
 only once that many replicas hold them: the script and a WAIT go in one pipeline, on one
 connection (WAIT waits for that connection's writes). A creation the replicas did not take
-in time is taken back (`_RETRACT`) and refused (`ReplicationTimeout`).
+in time is taken back (`store_scripts.RETRACT`) and refused (`ReplicationTimeout`).
 """
 
 from __future__ import annotations
@@ -22,267 +19,24 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
+from jobs import store_scripts
 from jobs.contract import TERMINAL_STATUSES, JobStatus, Priority
+from jobs.records import (
+    RECORD_FIELDS,
+    Creation,
+    JobRecord,
+    NewJob,
+    StartedJob,
+    record_from_fields,
+    request_hash,
+    request_payload,
+    utc_now,
+)
 from jobs.telemetry import Increments
-
-
-def _add_metrics_lua(first: int | str) -> str:
-    """Lua that adds the `Increments` passed from ARGV[first] on (`_metrics_args`), if any:
-    the hash, the number of counts, the (field, count) pairs, then (field, amount) pairs.
-    `first` is a number or a Lua expression."""
-    return f"""
-local m = {first}
-if #ARGV >= m then
-  local counts_end = m + 1 + 2 * tonumber(ARGV[m + 1])
-  for i = m + 2, counts_end, 2 do
-    redis.call('HINCRBY', ARGV[m], ARGV[i], ARGV[i + 1])
-  end
-  for i = counts_end + 1, #ARGV, 2 do
-    redis.call('HINCRBYFLOAT', ARGV[m], ARGV[i], ARGV[i + 1])
-  end
-end
-"""
-
-
-# A job counts towards the queue's caps from its creation until it ends: its record holds
-# what it counts for (`queued_bytes`) until then, and the scripts that end a job (_START
-# when out of attempts, _FINISH, _CANCEL) give it back here, once. KEYS[2] and KEYS[3] are
-# the interactive lane's counters of jobs and bytes, KEYS[4] and KEYS[5] the bulk lane's
-# (a record without a priority is an interactive job's, as every job was before the lanes).
-_RELEASE = """
-local counted = redis.call('HGET', KEYS[1], 'queued_bytes')
-if counted then
-  local lane = 2
-  if redis.call('HGET', KEYS[1], 'priority') == 'bulk' then lane = 4 end
-  redis.call('HDEL', KEYS[1], 'queued_bytes')
-  redis.call('DECR', KEYS[lane])
-  redis.call('DECRBY', KEYS[lane + 1], counted)
-end
-"""
-
-
-def _metrics_args(metrics: Increments | None) -> list[str | int]:
-    """`metrics` as the scripts' last arguments (read by `_add_metrics_lua`)."""
-    if metrics is None:
-        return []
-    return [
-        metrics.key,
-        len(metrics.counts),
-        *(item for pair in metrics.counts.items() for item in pair),
-        *(item for name, amount in metrics.sums.items() for item in (name, repr(amount))),
-    ]
-
-
-# ARGV[6]: the fence key, or '': a job not run now (missing, ended) writes to it, so that a
-# WAIT after the script confirms that a replica holds what the script read (replication is
-# in order): a worker acknowledges no message on the word of a primary that a failover is
-# about to overrule.
-_START = (
-    """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status or status == 'succeeded' or status == 'failed' or status == 'canceled' then
-  if ARGV[6] ~= '' then redis.call('INCR', ARGV[6]) end
-  return {status or 'missing', false}
-end
-local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
-if attempts >= tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[1], 'error', ARGV[3])
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
-  redis.call('PUBLISH', ARGV[5], 'failed')
-"""
-    + _RELEASE
-    + """
-  return {'failed', false}
-end
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return {'running', redis.call('HGET', KEYS[1], 'request')}
-"""
-)
-
-_FINISH = (
-    """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 0 end
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then
-  redis.call('HINCRBY', KEYS[1], 'late_writes', 1)
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], ARGV[2], ARGV[3], 'finished_at', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'writes', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('PUBLISH', ARGV[6], ARGV[1])
-"""
-    + _RELEASE
-    + _add_metrics_lua(7)
-    + """
-return 1
-"""
-)
-
-
-# Whether `n` more jobs of `size` bytes in all fit under the caps ARGV[cap], ARGV[cap + 1]
-# (counters KEYS[first], KEYS[first + 1]); if they do, they are counted.
-_ADMIT = """
-local function admit(first, cap, n, size)
-  local jobs = tonumber(redis.call('GET', KEYS[first]) or '0')
-  local bytes = tonumber(redis.call('GET', KEYS[first + 1]) or '0')
-  if jobs + n > tonumber(ARGV[cap]) or bytes + size > tonumber(ARGV[cap + 1]) then
-    return false
-  end
-  redis.call('INCRBY', KEYS[first], n)
-  redis.call('INCRBY', KEYS[first + 1], size)
-  return true
-end
-"""
-
-# KEYS: the job, its lane's counters of queued jobs and bytes. ARGV: id, now, request, pending
-# TTL, idempotency key, request digest, idempotency TTL, queue list, message, owner, the caps
-# on jobs and bytes, the job's size, its priority; then metrics. Answers {1, id},
-# {0, '<id> <digest>'} (the idempotency key's job) or {2, ''} (the lane is full: nothing
-# recorded).
-_CREATE = (
-    _ADMIT
-    + """
-if ARGV[5] ~= '' then
-  local existing = redis.call('GET', ARGV[5])
-  if existing then return {0, existing} end
-end
-if not admit(2, 11, 1, tonumber(ARGV[13])) then return {2, ''} end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'created_at', ARGV[2],
-           'attempts', 0, 'request', ARGV[3], 'owner', ARGV[10], 'queued_bytes', ARGV[13],
-           'priority', ARGV[14])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-if ARGV[5] ~= '' then
-  redis.call('SET', ARGV[5], ARGV[1] .. ' ' .. ARGV[6], 'EX', ARGV[7])
-end
-if ARGV[8] ~= '' then
-  redis.call('LPUSH', ARGV[8], ARGV[9])
-end
-"""
-    + _add_metrics_lua(15)
-    + """
-return {1, ARGV[1]}
-"""
-)
-
-# A batch, all or nothing. KEYS: its lane's counters of queued jobs and bytes, the batch, then
-# each job. ARGV: now, pending TTL, owner, the caps on jobs and bytes, queue list, the batch's
-# job ids (JSON), its size in bytes, the jobs' priority, then (id, request, message, size)
-# for each job; then metrics. Answers 1, or 0 when the queue is full (nothing recorded).
-_CREATE_BATCH = (
-    _ADMIT
-    + """
-local n = #KEYS - 3
-if not admit(1, 4, n, tonumber(ARGV[8])) then return 0 end
-for j = 1, n do
-  local a = 9 + 4 * (j - 1)
-  redis.call('HSET', KEYS[3 + j], 'id', ARGV[a + 1], 'status', 'queued', 'created_at', ARGV[1],
-             'attempts', 0, 'request', ARGV[a + 2], 'owner', ARGV[3],
-             'queued_bytes', ARGV[a + 4], 'priority', ARGV[9])
-  redis.call('EXPIRE', KEYS[3 + j], ARGV[2])
-  redis.call('LPUSH', ARGV[6], ARGV[a + 3])
-end
-redis.call('HSET', KEYS[3], 'created_at', ARGV[1], 'jobs', ARGV[7], 'owner', ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[2])
-"""
-    + _add_metrics_lua("10 + 4 * n")
-    + """
-return 1
-"""
-)
-
-_CANCEL = (
-    """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return 'missing' end
-if status == 'succeeded' or status == 'failed' or status == 'canceled' then return status end
-redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[1],
-           'error', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[4], 'canceled')
-"""
-    + _RELEASE
-    + _add_metrics_lua(5)
-    + """
-return 'was_' .. status
-"""
-)
-
-
-# Takes back a job whose creation no replica confirmed, as if it had never been made: its
-# record, its queue message, its idempotency key (when it still names this job), its count
-# in its lane. KEYS: the job, the lanes' counters (as _RELEASE). ARGV: the idempotency key
-# or '', the job's id, the queue list, the message. A worker that took the message already
-# finds no record and runs nothing.
-_RETRACT = (
-    """
-if ARGV[1] ~= '' then
-  local named = redis.call('GET', ARGV[1])
-  if named and string.sub(named, 1, #ARGV[2] + 1) == ARGV[2] .. ' ' then
-    redis.call('DEL', ARGV[1])
-  end
-end
-redis.call('LREM', ARGV[3], 1, ARGV[4])
-"""
-    + _RELEASE
-    + """
-redis.call('DEL', KEYS[1])
-return 1
-"""
-)
-
-
-def request_payload(request: dict[str, Any]) -> str:
-    """A job's request as the record keeps it (keys sorted: one request, one text)."""
-    return json.dumps(request, ensure_ascii=False, sort_keys=True)
-
-
-def request_hash(request: dict[str, Any], payload: str | None = None) -> str:
-    """A digest of a job's request, to tell a repeated request from a different one."""
-    text = request_payload(request) if payload is None else payload
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    id: str
-    status: JobStatus
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    attempts: int
-    result: dict[str, Any] | None
-    error: dict[str, Any] | None
-    webhook: dict[str, Any] | None = None
-    owner: str = ""  # the hash of the API key that created the job ("": created without keys)
-    priority: Priority = Priority.INTERACTIVE
-
-
-def record_body(record: JobRecord) -> dict[str, Any]:
-    """A job record as the JSON the API (and a webhook) shows."""
-    return {
-        "id": record.id,
-        "status": record.status.value,
-        "created_at": record.created_at,
-        "started_at": record.started_at,
-        "finished_at": record.finished_at,
-        "priority": record.priority.value,
-        "attempts": record.attempts,
-        "result": record.result,
-        "error": record.error,
-        **({"webhook": record.webhook} if record.webhook else {}),
-    }
 
 
 class QueueFull(Exception):
@@ -297,32 +51,6 @@ class ReplicationTimeout(Exception):
 
 DEFAULT_MAX_QUEUED_JOBS = 10_000
 DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class NewJob:
-    """One job of a batch to record: its id, request and queue message."""
-
-    job_id: str
-    request: dict[str, Any]
-    message: str
-
-
-@dataclass(frozen=True)
-class Creation:
-    """The outcome of creating a job: a new job, or the job an idempotency key already made."""
-
-    job_id: str
-    created: bool
-    request_hash: str
-
-
-@dataclass(frozen=True)
-class StartedJob:
-    """The outcome of trying to start a job: `request` is set only when it may run now."""
-
-    status: str
-    request: dict[str, Any] | None
 
 
 class JobStore:
@@ -361,7 +89,7 @@ class JobStore:
             Priority.INTERACTIVE: [counter_prefix + "jobs", counter_prefix + "bytes"],
             Priority.BULK: [counter_prefix + "bulk:jobs", counter_prefix + "bulk:bytes"],
         }
-        # What the scripts that end a job take (`_RELEASE`): both lanes', interactive first.
+        # What the ending scripts take (store_scripts.RELEASE): both lanes', interactive first.
         self.counters = [
             *self.lane_counters[Priority.INTERACTIVE],
             *self.lane_counters[Priority.BULK],
@@ -379,12 +107,12 @@ class JobStore:
         self.replica_timeout_ms = replica_timeout_ms
         self.fence_key = fence_key
         self._local = threading.local()  # each thread's subscriber, for `wait`
-        self._create = client.register_script(_CREATE)
-        self._create_batch = client.register_script(_CREATE_BATCH)
-        self._start = client.register_script(_START)
-        self._finish = client.register_script(_FINISH)
-        self._cancel = client.register_script(_CANCEL)
-        self._retract = client.register_script(_RETRACT)
+        self._create = client.register_script(store_scripts.CREATE)
+        self._create_batch = client.register_script(store_scripts.CREATE_BATCH)
+        self._start = client.register_script(store_scripts.START)
+        self._finish = client.register_script(store_scripts.FINISH)
+        self._cancel = client.register_script(store_scripts.CANCEL)
+        self._retract = client.register_script(store_scripts.RETRACT)
 
     def _replicated(self, script: Any, keys: list[Any], args: list[Any]) -> tuple[Any, bool]:
         """Run `script`; with `min_replicas`, WAIT on the same connection after it. Returns
@@ -450,7 +178,7 @@ class JobStore:
                 self.max_queued_bytes,
                 len(payload.encode("utf-8")) + len(message),
                 priority.value,
-                *_metrics_args(metrics),
+                *store_scripts.metrics_args(metrics),
             ],  # fmt: skip
         )
         if created == 2:
@@ -509,7 +237,7 @@ class JobStore:
                 sum(sizes),
                 priority.value,
                 *per_job,
-                *_metrics_args(metrics),
+                *store_scripts.metrics_args(metrics),
             ],  # fmt: skip
         )
         if not admitted:
@@ -542,40 +270,15 @@ class JobStore:
         error = json.dumps({"code": "canceled", "message": "the job was canceled by a client"})
         args: list[Any] = [utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)]
         outcome = self._cancel(
-            keys=[self.key(job_id), *self.counters], args=[*args, *_metrics_args(metrics)]
+            keys=[self.key(job_id), *self.counters],
+            args=[*args, *store_scripts.metrics_args(metrics)],
         )
         return _text(outcome) or "missing"
 
     def get(self, job_id: str) -> JobRecord | None:
-        fields = (
-            "status",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "attempts",
-            "result",
-            "error",
-            "webhook",
-            "owner",
-            "priority",
-        )
-        values = self.client.hmget(self.key(job_id), fields)
-        raw = {name: _text(value) for name, value in zip(fields, values, strict=True)}
-        if raw["status"] is None:
-            return None
-        return JobRecord(
-            id=job_id,
-            status=JobStatus(raw["status"]),
-            created_at=raw["created_at"] or "",
-            started_at=raw["started_at"],
-            finished_at=raw["finished_at"],
-            attempts=int(raw["attempts"] or 0),
-            result=json.loads(raw["result"]) if raw["result"] else None,
-            error=json.loads(raw["error"]) if raw["error"] else None,
-            webhook=json.loads(raw["webhook"]) if raw["webhook"] else None,
-            owner=raw["owner"] or "",
-            priority=Priority(raw["priority"] or Priority.INTERACTIVE),
-        )
+        values = self.client.hmget(self.key(job_id), RECORD_FIELDS)
+        raw = {name: _text(value) for name, value in zip(RECORD_FIELDS, values, strict=True)}
+        return record_from_fields(job_id, raw)
 
     def wait(self, job_id: str, timeout: float) -> JobRecord | None:
         """The job's record as soon as the job has ended, or as it is after `timeout` s.
@@ -699,7 +402,7 @@ class JobStore:
             utc_now(),
             self.ttl_seconds,
             self.ended_channel(job_id),
-            *_metrics_args(metrics),
+            *store_scripts.metrics_args(metrics),
         ]
         written, confirmed = self._replicated(
             self._finish, keys=[self.key(job_id), *self.counters], args=args

@@ -23,7 +23,8 @@ import time
 from celery import Celery
 
 from jobs.contract import WEBHOOK_TASK
-from jobs.store import JobStore, record_body
+from jobs.records import record_body
+from jobs.store import JobStore
 from jobs.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

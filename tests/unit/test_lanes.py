@@ -15,7 +15,7 @@ from cli.main import build_parser, priority
 from devstack.local_redis import free_port
 from jobs.broker import celery_config
 from jobs.contract import BULK_QUEUE, LANE_QUEUES, QUEUE, WORKER_QUEUES, JobStatus, Priority
-from jobs.store import JobRecord, record_body
+from jobs.records import JobRecord, record_body
 from worker.command import worker_command
 
 ARTICLE = {"article": {"text": "Text."}, "tasks": ["summary"]}
