@@ -116,7 +116,6 @@ def _request(a: Article) -> Any:
 def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, threads: int) -> Phase:
     """The worker's Analyzer in a loop (warmed up by the caller)."""
     outputs: dict[str, Outcome] = {}
-
     by_id: dict[str, float] = {}
 
     def run(a: Article) -> None:
@@ -148,8 +147,13 @@ def resubmission(analyzer: Any, articles: Sequence[Article]) -> dict[str, float]
     return {"resubmission_p50_ms": round(float(np.median(again)), 1)}
 
 
+def inner_encoder(encoder: Any) -> Any:
+    """The encoder itself, inside the cache that wraps it in the worker."""
+    return getattr(encoder, "encoder", encoder)
+
+
 def describe_encoder(encoder: Any) -> dict[str, Any]:
-    inner = getattr(encoder, "encoder", encoder)
+    inner = inner_encoder(encoder)
     info: dict[str, Any] = {"class": type(inner).__name__, "cache": inner is not encoder}
     for name in ("dtype", "model_file"):
         if hasattr(inner, name):
@@ -178,7 +182,7 @@ def forward_batches(inner: Any, batches: Sequence[Any]) -> None:
 def run_raw(prepared: Sequence[PreparedArticle], encoder: Any, threads: int) -> Phase:
     """The encoder's forward passes alone, over the batches the pipeline makes (warmed up
     by the caller)."""
-    inner = getattr(encoder, "encoder", encoder)
+    inner = inner_encoder(encoder)
     batches = [inner.plan(p.texts) for p in prepared]  # tokenized before the clock starts
     tokens = sum(b.tokens for article in batches for b in article)
 
