@@ -135,10 +135,6 @@ class SentinelStack:
             return next(node for node in self.nodes if node.port == int(port))
         raise RuntimeError("no sentinel answers")
 
-    def primary_client(self) -> redis.Redis:
-        port = self.primary().port
-        return redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=5)
-
     def wait_promoted(self, old: LocalRedis, timeout: float = 30.0) -> LocalRedis:
         """The node the sentinels promoted in place of `old`, once it takes writes."""
         deadline = time.monotonic() + timeout
