@@ -46,10 +46,10 @@ class NaivePipeline:
         self.stance = stance
 
     def analyze(self, a: Article) -> Outcome:
-        from services.analysis import AnalysisRequest, clean_request
+        from services.analysis import clean_request
         from services.summarize.extractive import SummaryOptions
 
-        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
+        document = clean_request(a.request())
         sentences = self.model.encode([s.text for s in document.sentences])
         claims = self.model.encode(list(a.claims))
         summary = self.summarizer.summarize(document, sentences, SummaryOptions())
@@ -107,12 +107,6 @@ def worker_settings(stance_backend: str, threads: int, processes: int = 1) -> An
     )
 
 
-def _request(a: Article) -> Any:
-    from services.analysis import AnalysisRequest
-
-    return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
-
-
 def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, threads: int) -> Phase:
     """The worker's Analyzer in a loop (warmed up by the caller)."""
     outputs: dict[str, Outcome] = {}
@@ -120,7 +114,7 @@ def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, thre
 
     def run(a: Article) -> None:
         t0 = time.perf_counter()
-        analysis = analyzer.analyze(_request(a))
+        analysis = analyzer.analyze(a.request())
         by_id[a.id] = (time.perf_counter() - t0) * 1000
         outputs[a.id] = outcome(analysis.summary, analysis.stance)
 
@@ -143,7 +137,7 @@ def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, thre
 
 def resubmission(analyzer: Any, articles: Sequence[Article]) -> dict[str, float]:
     """p50 of articles analyzed again (their vectors in the encoder's cache)."""
-    _, again = _timed_loop(articles, lambda a: analyzer.analyze(_request(a)))
+    _, again = _timed_loop(articles, lambda a: analyzer.analyze(a.request()))
     return {"resubmission_p50_ms": round(float(np.median(again)), 1)}
 
 

@@ -2,15 +2,10 @@
 
     python -m bench.lanes            (make bench-lanes)
 
-Starts a Redis, the API and one worker (1 process) of its own. Submits 30 interactive jobs
-one a second on the idle stack, then queues 2,000 bulk jobs (batches of 100) and submits 30
-interactive jobs one a second again; each interactive job's latency is its `POST
-/v1/jobs?wait=60`, from the request to the answer with its result. Prints
-
-    interactive p95 with 2000 bulk queued: X s (idle: Y s)   ratio Z
-
-then the bulk lane's throughput beside the same 2,000 jobs run through one queue alone (as
-before the lanes: nothing to take first). The jobs are short news texts, summary and stance.
+Starts a Redis, the API and one worker (1 process) of its own; times 30 interactive jobs
+(`POST /v1/jobs?wait=60`, one a second) on the idle stack, then with 2,000 bulk jobs queued,
+and compares the bulk lane's throughput with the same jobs through one queue alone. Prints
+the lines shown in README.md (Lanes). The jobs are short news texts, summary and stance.
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from bench.end_to_end import Stack, merge_peaks
 from bench.figures import RATIO_LINES, Phase, combine, deal, format_table, ratio_lines, ratios
 from bench.in_process import (
     NaivePipeline,
-    _request,
     agreement,
     forward_batches,
     inner_encoder,
@@ -108,7 +107,7 @@ def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> 
     analyzer = build_analyzer(settings)
     inner = inner_encoder(analyzer.encoder)
     for a, p in zip(warmup, prepare(warmup), strict=True):
-        analyzer.analyze(_request(a))
+        analyzer.analyze(a.request())
         forward_batches(inner, inner.plan(p.texts))  # the raw loop's own warm-up
     freeze_startup_heap()  # as a pool process does once its models are loaded
     _STATE["analyzer"] = analyzer
@@ -119,9 +118,8 @@ def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> 
 def _chunk_tokens(articles: list[Article]) -> tuple[int, int]:
     """(tokens, texts) of the articles' sentences and claims, as the encoder cuts them."""
     prepared = prepare(articles)
-    return count_tokens(prepared, inner_encoder(_STATE["analyzer"].encoder).batcher), sum(
-        len(p.texts) for p in prepared
-    )
+    batcher = inner_encoder(_STATE["analyzer"].encoder).batcher
+    return count_tokens(prepared, batcher), sum(len(p.texts) for p in prepared)
 
 
 def _in_process_chunk(articles: list[Article]) -> Phase:

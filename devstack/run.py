@@ -1,10 +1,7 @@
 """`make run`: Redis (embedded when REDIS_URL is unset), the API under gunicorn, one worker,
-one webhook worker.
+one webhook worker (README.md, Quick start, says what it prints and where its files go).
 
-Prints the URL it serves (and whether the worker is still loading), and on Ctrl-C or SIGTERM
-stops all its processes (each runs in its own process group, which is terminated as a whole:
-no orphans), Redis last. Its own files (gunicorn's control socket) are in NEWSNLP_RUN_DIR,
-default var/run/<pid>.
+On Ctrl-C or SIGTERM it stops each process's whole group (no orphans), Redis last.
 """
 
 from __future__ import annotations
