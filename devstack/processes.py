@@ -185,7 +185,7 @@ class WorkerProcess(ServiceProcess):
             log = self.read_log()
             return " ready." in log and ("models loaded" in log or not self.preloads_models)
 
-        self._launch(f"worker {self.name}", args, ready, timeout)
+        self._launch("worker", args, ready, timeout)
         return self
 
     @property
