@@ -2,23 +2,12 @@
 
     python -m bench.api_latency [--rate 200] [--seconds 30] [--rounds 3]
 
-Starts Redis, the API (gunicorn, `devstack.processes.ApiProcess`: 2 gevent workers) and,
-under the very same gunicorn flags, a bare Flask app whose POST /v1/jobs only answers 202.
-wrk (Debian's package) then POSTs the reference article with its 3 bench claims to each, in
-`rounds` alternating runs of seconds/rounds each (the order reversed every other round, so
-that the machine's drift falls on both apps alike), on 127.0.0.1 only, at a fixed rate: a Lua
-schedule hands out send times 1/rate apart to whichever connection is free, so the rate holds
-as long as some connection is. wrk times each request from its send to its full response.
-A third app, the same-work control, is the bare app plus a fixed loop of pure-Python work
-per POST, sized before the rounds so that its CPU time per request matches the POST's (the
-CPU time of each app's gunicorn workers, from /proc, over a sizing run of each): a request
-as costly as a POST that does nothing else, no Redis, no validation. Its p99 against the
-bare app's tells how much of the POST's tail any request with that much work gets here.
-Prints p50/p99 and CPU ms per request of the apps (medians of the rounds'), each round's
-p99 ratio, fails when any request failed or answered other than 202, and ends with the line
-(the median of the rounds' ratios) `api p99 ratio (POST /v1/jobs vs bare): x.xx`. Figures go
-to var/bench/api.json. No worker runs: the jobs stay queued, which is all the API's part of
-the work.
+wrk (bench/wrk.py) POSTs the reference article at a fixed rate, in rounds that alternate
+between the API, a bare Flask app that only answers 202, and a same-work control (the bare
+app plus a pure-Python loop sized to the POST's CPU per request); each under the same
+gunicorn flags, no worker running. Prints p50/p99 and CPU ms per request of each (medians of
+the rounds'), and ends with `api p99 ratio (POST /v1/jobs vs bare): x.xx`; fails when any
+request failed. Figures go to var/bench/api.json; method and results in docs/bench.md.
 """
 
 from __future__ import annotations
@@ -27,7 +16,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -156,7 +144,7 @@ def redis_round_trips(
 
 
 def reference_payload() -> dict[str, Any]:
-    from bench.throughput import build_corpus, data_dir
+    from bench.corpus import build_corpus, data_dir
 
     articles, _ = build_corpus(data_dir(), limit=0)
     (reference,) = articles
@@ -174,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     from bench.machine import describe_machine
     from devstack.local_redis import LocalRedis, free_port
-    from devstack.processes import ApiProcess, descendants
+    from devstack.processes import ApiProcess, descendants, fresh_dir
 
     try:
         payload = reference_payload()
@@ -182,9 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"skipped: {exc}", file=sys.stderr)
         return 2
-    work = REPO_ROOT / "var" / "bench" / "api"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work = fresh_dir("bench", "api")
     body_path = work / "reference.json"
     body_path.write_text(json.dumps(payload), encoding="utf-8")
 

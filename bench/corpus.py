@@ -42,6 +42,12 @@ class Article:
     claims: tuple[str, ...]
     title: str | None = None
 
+    def request(self) -> Any:
+        """The article as the worker's Analyzer takes it."""
+        from services.analysis import AnalysisRequest
+
+        return AnalysisRequest(text=self.text, title=self.title, claims=self.claims)
+
     def payload(self) -> dict[str, Any]:
         """The POST /v1/jobs body of this article."""
         article: dict[str, Any] = {"text": self.text}
@@ -94,11 +100,11 @@ class PreparedArticle:
 
 
 def prepare(articles: Sequence[Article]) -> list[PreparedArticle]:
-    from services.analysis import AnalysisRequest, clean_request
+    from services.analysis import clean_request
 
     prepared = []
     for a in articles:
-        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
+        document = clean_request(a.request())
         prepared.append(PreparedArticle(a, tuple(s.text for s in document.sentences) + a.claims))
     return prepared
 

@@ -15,28 +15,10 @@ from typing import Any
 
 from bench.corpus import Article
 from bench.figures import Phase
+from devstack.local_redis import LocalRedis, free_port
+from devstack.processes import ApiProcess, WorkerProcess, descendants, proc_mb
 
 logger = logging.getLogger(__name__)
-
-
-def _status_value(pid: int, field_name: str) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _pss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class MemorySampler:
@@ -57,8 +39,8 @@ class MemorySampler:
         for kind, pids in self.kinds().items():
             peak = self.peaks.setdefault(kind, {"rss_mb": 0.0, "pss_mb": 0.0})
             for pid in pids:
-                peak["rss_mb"] = max(peak["rss_mb"], _status_value(pid, "VmHWM"))
-                peak["pss_mb"] = max(peak["pss_mb"], _pss_mb(pid))
+                peak["rss_mb"] = max(peak["rss_mb"], proc_mb(pid, "VmHWM"))
+                peak["pss_mb"] = max(peak["pss_mb"], proc_mb(pid, "Pss", "smaps_rollup"))
 
     def _run(self) -> None:
         while not self.stopped.wait(self.interval):
@@ -169,9 +151,6 @@ class Stack:
     api: Any = None
 
     def start(self) -> Stack:
-        from devstack.local_redis import LocalRedis, free_port
-        from devstack.processes import ApiProcess
-
         self.redis = LocalRedis(self.work / "redis", fsync="no")
         self.redis.start()
         self.api = ApiProcess(
@@ -186,8 +165,6 @@ class Stack:
             self.redis.stop()
 
     def kinds(self, worker: Any) -> dict[str, list[int]]:
-        from devstack.processes import descendants
-
         return {
             "worker main process": [worker.process.pid],
             "worker pool process (each)": descendants(worker.process.pid),
@@ -195,6 +172,14 @@ class Stack:
             "api gunicorn worker (each)": descendants(self.api.process.pid),
             "redis-server": [self.redis.process.pid],
         }
+
+    def worker(self, name: str, processes: int, threads: int) -> WorkerProcess:
+        """A worker of `processes` x `threads` on this stack, started."""
+        return WorkerProcess(
+            self.redis.url, self.work / f"{name}.log", name=name, concurrency=processes,
+            NEWSNLP_TORCH_THREADS=str(threads), NEWSNLP_WORKER_CONCURRENCY=str(processes),
+            NEWSNLP_STANCE_BACKEND=self.stance_backend, NEWSNLP_JOB_TTL_SECONDS="900",
+        ).start(timeout=120)  # fmt: skip
 
     def measure(
         self,
@@ -206,14 +191,7 @@ class Stack:
         warmup: Sequence[Article],
         tokens: int,
     ) -> tuple[Phase, dict[str, dict[str, float]]]:
-        from devstack.processes import WorkerProcess
-
-        worker = WorkerProcess(
-            self.redis.url, self.work / f"{name}.log", name=name, concurrency=processes,
-            NEWSNLP_TORCH_THREADS=str(threads), NEWSNLP_WORKER_CONCURRENCY=str(processes),
-            NEWSNLP_STANCE_BACKEND=self.stance_backend, NEWSNLP_JOB_TTL_SECONDS="900",
-        )  # fmt: skip
-        worker.start(timeout=120)
+        worker = self.worker(name, processes, threads)
         try:
             # Enough outstanding jobs that a worker process never waits for the next one,
             # and few enough that the API's 8 request threads are never all held by ?wait.
@@ -249,15 +227,6 @@ class Stack:
         during the run, from the first job's start to the last one's end (server clocks)."""
         import requests
 
-        from devstack.processes import WorkerProcess
-
-        def worker(suffix: str) -> Any:
-            return WorkerProcess(
-                self.redis.url, self.work / f"{name}{suffix}.log", name=name + suffix,
-                NEWSNLP_TORCH_THREADS=str(threads), NEWSNLP_WORKER_CONCURRENCY="1",
-                NEWSNLP_STANCE_BACKEND=self.stance_backend, NEWSNLP_JOB_TTL_SECONDS="900",
-            ).start(timeout=120)  # fmt: skip
-
         with requests.Session() as session:
             urls = []
             # The warm-up jobs first: FIFO, they warm the worker before the measured ones.
@@ -266,7 +235,7 @@ class Stack:
                 response.raise_for_status()
                 urls.append(self.api.url + response.json()["links"]["self"])
             urls = urls[len(warmup) :]
-            running = worker("")
+            running = self.worker(name, 1, threads)
             try:
                 bodies = [session.get(u, params={"wait": 60}, timeout=90).json() for u in urls]
             finally:

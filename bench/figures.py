@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,12 @@ class Phase:
 
 
 PER_ARTICLE_EXTRAS = ("outcomes", "latency_by_id", "run_ms", "client_ms")
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """The nearest-rank `q` quantile (0 < q <= 1) of `values`, as wrk reports its percentiles."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

@@ -46,10 +46,10 @@ class NaivePipeline:
         self.stance = stance
 
     def analyze(self, a: Article) -> Outcome:
-        from services.analysis import AnalysisRequest, clean_request
+        from services.analysis import clean_request
         from services.summarize.extractive import SummaryOptions
 
-        document = clean_request(AnalysisRequest(text=a.text, title=a.title, claims=a.claims))
+        document = clean_request(a.request())
         sentences = self.model.encode([s.text for s in document.sentences])
         claims = self.model.encode(list(a.claims))
         summary = self.summarizer.summarize(document, sentences, SummaryOptions())
@@ -107,21 +107,14 @@ def worker_settings(stance_backend: str, threads: int, processes: int = 1) -> An
     )
 
 
-def _request(a: Article) -> Any:
-    from services.analysis import AnalysisRequest
-
-    return AnalysisRequest(text=a.text, title=a.title, claims=a.claims)
-
-
 def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, threads: int) -> Phase:
     """The worker's Analyzer in a loop (warmed up by the caller)."""
     outputs: dict[str, Outcome] = {}
-
     by_id: dict[str, float] = {}
 
     def run(a: Article) -> None:
         t0 = time.perf_counter()
-        analysis = analyzer.analyze(_request(a))
+        analysis = analyzer.analyze(a.request())
         by_id[a.id] = (time.perf_counter() - t0) * 1000
         outputs[a.id] = outcome(analysis.summary, analysis.stance)
 
@@ -144,12 +137,17 @@ def run_in_process(articles: Sequence[Article], tokens: int, analyzer: Any, thre
 
 def resubmission(analyzer: Any, articles: Sequence[Article]) -> dict[str, float]:
     """p50 of articles analyzed again (their vectors in the encoder's cache)."""
-    _, again = _timed_loop(articles, lambda a: analyzer.analyze(_request(a)))
+    _, again = _timed_loop(articles, lambda a: analyzer.analyze(a.request()))
     return {"resubmission_p50_ms": round(float(np.median(again)), 1)}
 
 
+def inner_encoder(encoder: Any) -> Any:
+    """The encoder itself, inside the cache that wraps it in the worker."""
+    return getattr(encoder, "encoder", encoder)
+
+
 def describe_encoder(encoder: Any) -> dict[str, Any]:
-    inner = getattr(encoder, "encoder", encoder)
+    inner = inner_encoder(encoder)
     info: dict[str, Any] = {"class": type(inner).__name__, "cache": inner is not encoder}
     for name in ("dtype", "model_file"):
         if hasattr(inner, name):
@@ -178,7 +176,7 @@ def forward_batches(inner: Any, batches: Sequence[Any]) -> None:
 def run_raw(prepared: Sequence[PreparedArticle], encoder: Any, threads: int) -> Phase:
     """The encoder's forward passes alone, over the batches the pipeline makes (warmed up
     by the caller)."""
-    inner = getattr(encoder, "encoder", encoder)
+    inner = inner_encoder(encoder)
     batches = [inner.plan(p.texts) for p in prepared]  # tokenized before the clock starts
     tokens = sum(b.tokens for article in batches for b in article)
 

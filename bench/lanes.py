@@ -2,22 +2,15 @@
 
     python -m bench.lanes            (make bench-lanes)
 
-Starts a Redis, the API and one worker (1 process) of its own. Submits 30 interactive jobs
-one a second on the idle stack, then queues 2,000 bulk jobs (batches of 100) and submits 30
-interactive jobs one a second again; each interactive job's latency is its `POST
-/v1/jobs?wait=60`, from the request to the answer with its result. Prints
-
-    interactive p95 with 2000 bulk queued: X s (idle: Y s)   ratio Z
-
-then the bulk lane's throughput beside the same 2,000 jobs run through one queue alone (as
-before the lanes: nothing to take first). The jobs are short news texts, summary and stance.
+Starts a Redis, the API and one worker (1 process) of its own; times 30 interactive jobs
+(`POST /v1/jobs?wait=60`, one a second) on the idle stack, then with 2,000 bulk jobs queued,
+and compares the bulk lane's throughput with the same jobs through one queue alone. Prints
+the lines shown in README.md (Lanes). The jobs are short news texts, summary and stance.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import math
 import tempfile
 import threading
 import time
@@ -28,6 +21,7 @@ from pathlib import Path
 import redis
 import requests
 
+from bench.figures import nearest_rank
 from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import ApiProcess, WorkerProcess
 
@@ -52,9 +46,7 @@ def article(i: int) -> dict:
 
 
 def p95(values: list[float]) -> float:
-    """The nearest-rank 95th percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return nearest_rank(values, 0.95)
 
 
 def interactive_latencies(
@@ -116,50 +108,31 @@ def throughput(client: redis.Redis, ids: list[str], timeout: float = 1_800) -> f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-baseline", action="store_true", help="skip the one-queue run")
-    parser.add_argument("--bulk", type=int, default=BULK, help=f"bulk jobs (default {BULK})")
-    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    with tempfile.TemporaryDirectory() as tmp:
-        server = LocalRedis(Path(tmp) / "redis")
-        server.start()
+    with tempfile.TemporaryDirectory() as tmp, LocalRedis(Path(tmp) / "redis") as server:
         worker = WorkerProcess(server.url, Path(tmp) / "worker.log", name="lanes")
         api = ApiProcess(server.url, free_port(), Path(tmp) / "api.log", workers=2)
-        client = redis.Redis.from_url(server.url)
-        session = requests.Session()
-        try:
-            worker.start()
-            api.start()
+        with worker, api, redis.Redis.from_url(server.url) as client, requests.Session() as session:
             interactive_latencies(session, api.url, 0, count=5)  # warm-up
             idle = p95(interactive_latencies(session, api.url, 100_000))
-            logger.info("idle p95 %.3f s; queueing %d bulk jobs", idle, args.bulk)
-            bulk_ids = queue_bulk(session, api.url, "bulk", args.bulk, 200_000)
+            logger.info("idle p95 %.3f s; queueing %d bulk jobs", idle, BULK)
+            bulk_ids = queue_bulk(session, api.url, "bulk", BULK, 200_000)
             loaded = interactive_latencies(session, api.url, 300_000)
             left = int(client.llen("newsnlp-bulk"))
             print(
-                f"interactive p95 with {args.bulk} bulk queued: {p95(loaded):.2f} s "
+                f"interactive p95 with {BULK} bulk queued: {p95(loaded):.2f} s "
                 f"(idle: {idle:.2f} s)   ratio {p95(loaded) / idle:.1f}"
             )
             print(f"  bulk jobs still queued after the last interactive job: {left}")
             lanes = throughput(client, bulk_ids)
-            if args.no_baseline:
-                print(f"bulk throughput: {lanes:.1f} jobs/s")
-                return
             one_queue = throughput(
-                client, queue_bulk(session, api.url, "interactive", args.bulk, 400_000)
+                client, queue_bulk(session, api.url, "interactive", BULK, 400_000)
             )
             print(
                 f"bulk throughput: {lanes:.1f} jobs/s with 30 interactive jobs among them; "
                 f"{one_queue:.1f} jobs/s in one queue alone   "
                 f"({100 * (lanes / one_queue - 1):+.0f} %)"
             )
-        finally:
-            session.close()
-            client.close()
-            api.stop()
-            worker.stop()
-            server.stop()
 
 
 if __name__ == "__main__":

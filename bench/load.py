@@ -15,20 +15,19 @@ counts as 5,000 ms) for `seconds`, from when all waiters are waiting. Ends with 
 from __future__ import annotations
 
 import argparse
-import shutil
 import socket
 import statistics
 import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench.figures import nearest_rank
 from devstack.local_redis import LocalRedis, free_port
-from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess
+from devstack.processes import ApiProcess, WorkerProcess, fresh_dir
 
 PROBE_TIMEOUT = 5.0
 TEXT = (
@@ -104,26 +103,19 @@ def probe(url: str, seconds: float) -> list[float]:
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--waiters", type=int, default=500)
     parser.add_argument("--slow", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
-    work = REPO_ROOT / "var" / "load"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    server = LocalRedis(Path(work) / "redis")
-    server.start()
-    api = ApiProcess(server.url, free_port(), work / "api.log").start()
-    worker = WorkerProcess(server.url, work / "worker.log", name="load").start()
+    work = fresh_dir("load")
     outcomes: list[str] = []
-    try:
+    with (
+        LocalRedis(work / "redis") as server,
+        ApiProcess(server.url, free_port(), work / "api.log") as api,
+        WorkerProcess(server.url, work / "worker.log", name="load"),
+    ):
         stop = time.monotonic() + args.seconds + 120
         started = threading.Barrier(args.waiters + 1)
         threads = [
@@ -139,10 +131,6 @@ def main(argv: list[str] | None = None) -> int:
         latencies = probe(api.url, args.seconds)
         for thread in threads:
             thread.join(timeout=max(1.0, stop - time.monotonic()))
-    finally:
-        worker.stop()
-        api.stop()
-        server.stop()
     print(f"{args.waiters} waiters (?wait=60), {args.slow} clients sending a byte a second, "
           f"{len(latencies)} probes over {args.seconds:.0f} s", flush=True)  # fmt: skip
     print(
@@ -150,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         f"timed out {sum(1 for x in latencies if x >= PROBE_TIMEOUT * 1000)}",
         flush=True,
     )
-    print(f"healthz p99 under load: {percentile(latencies, 0.99):.1f} ms", flush=True)
+    print(f"healthz p99 under load: {nearest_rank(latencies, 0.99):.1f} ms", flush=True)
     correct = outcomes.count("correct")
     wrong = Counter(o for o in outcomes if o != "correct")
     why = f" ({', '.join(f'{n}: {what}' for what, n in wrong.items())})" if wrong else ""

@@ -3,26 +3,10 @@
     python -m bench.throughput            # 250 CNN/DM articles + the reference article, <= 10 min
     python -m bench.throughput --quick    # 40 articles + the reference article, <= 2 min
 
-The corpus is read from `NEWSNLP_DATA_DIR` (default ../shared/data): the CNN/DM-250 articles
-and `samples/000_71cd1386a0965eff.txt`, each with 3 FNC-1 competition-test headlines as claims
-(a fixed shuffle of the unique headlines, dealt 3 by 3). Warm-up uses other texts (FNC-1 test
-bodies), so no measured article is ever in a cache before it is measured. Phases, in order:
-
-1. naive: each article alone through a sentence-transformers fp32 `SentenceTransformer.encode`
-   with its default settings, the claims in a second call, default torch threads, then the
-   service's own cleaning, summarizer and stance detector on those vectors;
-2. in-process: the worker's own Analyzer (`worker.wiring.build_analyzer`, the worker's thread
-   settings) called in a loop;
-3. raw model: the forward passes alone, over exactly the batches the pipeline's encoder makes
-   for the same texts, tokenized beforehand;
-4. end-to-end: POST /v1/jobs to gunicorn, Redis, one worker process with all cores, results
-   fetched over HTTP (`?wait=`), with enough concurrent clients that the worker never idles;
-5. scaling: the same with 1 worker process x 1 thread, then 2 processes x 1 thread.
-
-Tokens are the encoder's real tokens ([CLS]/[SEP] included, truncated at 128) of every
-sentence and claim of the corpus; every phase divides the same count by its own wall time.
-The table and four ratio lines are printed; the figures go to var/bench/latest.json (a full
-run also writes docs/bench-latest.json).
+The corpus comes from `NEWSNLP_DATA_DIR` (bench.corpus); the phases (naive, in-process, raw
+model, end to end, scaling), the rounds and the ratios are described in docs/bench.md. The
+table and the ratio lines are printed; the figures go to var/bench/latest.json (a full run
+also writes docs/bench-latest.json).
 """
 
 from __future__ import annotations
@@ -31,7 +15,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -52,13 +35,13 @@ from bench.corpus import (
     data_dir,
     prepare,
 )
-from bench.end_to_end import Stack, _status_value, merge_peaks
+from bench.end_to_end import Stack, merge_peaks
 from bench.figures import RATIO_LINES, Phase, combine, deal, format_table, ratio_lines, ratios
 from bench.in_process import (
     NaivePipeline,
-    _request,
     agreement,
     forward_batches,
+    inner_encoder,
     resubmission,
     run_in_process,
     run_naive,
@@ -66,6 +49,7 @@ from bench.in_process import (
     worker_settings,
 )
 from bench.machine import describe_machine
+from devstack.processes import fresh_dir, proc_mb
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +60,11 @@ def default_stance_backend() -> str:
     return "trained" if (DEFAULT_STANCE_MODEL / "stance_model.json").is_file() else "similarity"
 
 
-def _child_logging() -> None:
+def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
-    for noisy in ("sentence_transformers", "transformers"):
+    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -92,7 +76,7 @@ _STATE: dict[str, Any] = {}
 
 
 def _naive_init(stance_backend: str, warmup: list[Article]) -> None:
-    _child_logging()
+    _logging()
     import torch  # noqa: F401 - first, before the worker's modules set their OpenMP defaults
 
     from worker.wiring import build_stance_detector
@@ -103,14 +87,17 @@ def _naive_init(stance_backend: str, warmup: list[Article]) -> None:
     _STATE["naive"] = naive
 
 
-def _naive_chunk(articles: list[Article], tokens: int) -> Phase:
-    phase = run_naive(articles, tokens, _STATE["naive"])
-    phase.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
+def _with_peak_rss(phase: Phase) -> Phase:
+    phase.extra["process_peak_rss_mb"] = round(proc_mb(os.getpid(), "VmHWM"), 1)
     return phase
 
 
+def _naive_chunk(articles: list[Article], tokens: int) -> Phase:
+    return _with_peak_rss(run_naive(articles, tokens, _STATE["naive"]))
+
+
 def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> None:
-    _child_logging()
+    _logging()
     from jobs.heap import freeze_startup_heap
     from worker.runtime import configure_threads, thread_count
     from worker.wiring import build_analyzer
@@ -118,9 +105,9 @@ def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> 
     settings = worker_settings(stance_backend, threads)
     configure_threads(settings)
     analyzer = build_analyzer(settings)
-    inner = getattr(analyzer.encoder, "encoder", analyzer.encoder)
+    inner = inner_encoder(analyzer.encoder)
     for a, p in zip(warmup, prepare(warmup), strict=True):
-        analyzer.analyze(_request(a))
+        analyzer.analyze(a.request())
         forward_batches(inner, inner.plan(p.texts))  # the raw loop's own warm-up
     freeze_startup_heap()  # as a pool process does once its models are loaded
     _STATE["analyzer"] = analyzer
@@ -128,22 +115,16 @@ def _pipeline_init(stance_backend: str, threads: int, warmup: list[Article]) -> 
     _STATE["threads"] = thread_count(settings)
 
 
-def _inner_encoder() -> Any:
-    encoder = _STATE["analyzer"].encoder
-    return getattr(encoder, "encoder", encoder)
-
-
 def _chunk_tokens(articles: list[Article]) -> tuple[int, int]:
     """(tokens, texts) of the articles' sentences and claims, as the encoder cuts them."""
     prepared = prepare(articles)
-    return count_tokens(prepared, _inner_encoder().batcher), sum(len(p.texts) for p in prepared)
+    batcher = inner_encoder(_STATE["analyzer"].encoder).batcher
+    return count_tokens(prepared, batcher), sum(len(p.texts) for p in prepared)
 
 
 def _in_process_chunk(articles: list[Article]) -> Phase:
     tokens, _ = _chunk_tokens(articles)
-    phase = run_in_process(articles, tokens, _STATE["analyzer"], _STATE["threads"])
-    phase.extra["process_peak_rss_mb"] = round(_status_value(os.getpid(), "VmHWM"), 1)
-    return phase
+    return _with_peak_rss(run_in_process(articles, tokens, _STATE["analyzer"], _STATE["threads"]))
 
 
 def _raw_chunk(articles: list[Article]) -> Phase:
@@ -181,25 +162,17 @@ class Runner:
 
 
 def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
-    """All phases, in rounds. `environ` is the environment as the user gave it, before any
-    module of the worker added its defaults: the naive phase runs with it as it is.
-
-    The machine's speed drifts (a virtual machine's neighbours, its memory reclaim): measured
-    here, the same in-process loop ran anywhere from 9.7 to 11.8 articles/s minutes apart.
-    A phase measured minutes after another would carry that drift into their ratio, so the
-    corpus is dealt into `rounds` parts and every round runs every phase on its part, the
-    order reversed every other round; a phase's figures are the sums over its rounds. The
-    order puts the two phases of each ratio next to each other (raw and in-process,
-    in-process and end to end, 1 x 1 and 2 x 1), a few seconds apart instead of twenty.
-    """
-    from devstack.processes import REPO_ROOT as ROOT
+    """All phases, in rounds (docs/bench.md: the machine's drift falls on all phases alike;
+    the two phases of each ratio run next to each other). `environ` is the environment as
+    the user gave it, before any module of the worker added its defaults: the naive phase
+    runs with it as it is."""
     from worker.runtime import set_openmp_defaults
 
     root = data_dir()
     limit = args.articles if args.articles is not None else (QUICK_ARTICLES if args.quick else None)
     articles, warmup = build_corpus(root, limit)
     stance_backend = args.stance or default_stance_backend()
-    all_cores = args.threads or cores()
+    all_cores = cores()
     rounds = args.rounds or (1 if args.quick else ROUNDS)
     started = datetime.now(UTC)
     load_before = [round(x, 2) for x in os.getloadavg()]
@@ -207,26 +180,22 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
 
     worker_environ = dict(environ)
     set_openmp_defaults(worker_environ)
-    configs = [] if args.in_process_only else [
+    configs = [
         ("e2e", "end-to-end (HTTP, Redis, 1 worker, all cores)", 1, all_cores),
         ("e2e_1x1", "end-to-end, 1 worker process x 1 thread", 1, 1),
         ("e2e_2x1", "end-to-end, 2 worker processes x 1 thread", 2, 1),
-    ]  # fmt: skip
+    ]
     default = default_config(all_cores)
-    if configs and default not in {(procs, threads) for *_, procs, threads in configs}:
+    if default not in {(procs, threads) for *_, procs, threads in configs}:
         configs.append(("e2e_default", "end-to-end, the worker's default", *default))
     order = ["naive", "raw", "in_process", *(name for name, *_ in configs)]
     parts: dict[str, list[Phase]] = {name: [] for name in order}
     peaks: list[dict[str, dict[str, float]]] = []
     naive = Runner(environ, _naive_init, stance_backend, warmup)
     pipeline = Runner(worker_environ, _pipeline_init, stance_backend, all_cores, warmup)
-    stack = None
+    stack = Stack(fresh_dir("bench", "stack"), stance_backend)
     try:
-        if configs:
-            work = ROOT / "var" / "bench" / "stack"
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
-            stack = Stack(work, stance_backend).start()
+        stack.start()
         total_tokens = total_texts = 0
         for r, part in enumerate(deal(articles, rounds)):
             tokens, texts = pipeline.call(_chunk_tokens, part)
@@ -241,7 +210,6 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
                     if phase.tokens != tokens:
                         raise AssertionError(f"raw counted {phase.tokens} tokens, not {tokens}")
                 else:
-                    assert stack is not None
                     _, label, procs, threads = next(c for c in configs if c[0] == name)
                     phase, peak = stack.measure(name, label, procs, threads, part, warmup, tokens)
                     peaks.append(peak)
@@ -255,16 +223,14 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
         phases["in_process"].extra["first_submission_p50_ms"] = round(
             float(np.median([first[a.id] for a in again])), 1
         )
-        if stack is not None:
-            # Not one of the four ratios: what the queue costs when no HTTP shares the cores.
-            phases["e2e_drain"] = stack.drain(
-                "e2e_drain", "queue drained (jobs POSTed first), 1 worker", all_cores,
-                articles, warmup, total_tokens,
-            )  # fmt: skip
-            logger.info("e2e_drain: %.2f articles/s", phases["e2e_drain"].articles_per_s)
+        # Not one of the four ratios: what the queue costs when no HTTP shares the cores.
+        phases["e2e_drain"] = stack.drain(
+            "e2e_drain", "queue drained (jobs POSTed first), 1 worker", all_cores,
+            articles, warmup, total_tokens,
+        )  # fmt: skip
+        logger.info("e2e_drain: %.2f articles/s", phases["e2e_drain"].articles_per_s)
     finally:
-        if stack is not None:
-            stack.stop()
+        stack.stop()
         naive.close()
         pipeline.close()
     memory = merge_peaks(*peaks)
@@ -294,12 +260,11 @@ def run(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
             "in_process_and_raw": phases["in_process"].extra.get("process_peak_rss_mb"),
         },
     }
-    if not args.in_process_only:
-        name = next(n for n, *_, procs, thr in configs if (procs, thr) == default)
-        figures["default_config"] = {"phase": name, "processes": default[0], "threads": default[1]}
-        figures["ratios"] = {k: round(v, 4) for k, v in ratios(phases).items()}
-        figures["targets"] = {key: target for _, key, target in RATIO_LINES}
-        figures["targets"]["worker_peak_rss_mb"] = 600
+    name = next(n for n, *_, procs, thr in configs if (procs, thr) == default)
+    figures["default_config"] = {"phase": name, "processes": default[0], "threads": default[1]}
+    figures["ratios"] = {k: round(v, 4) for k, v in ratios(phases).items()}
+    figures["targets"] = {key: target for _, key, target in RATIO_LINES}
+    figures["targets"]["worker_peak_rss_mb"] = 600
     figures["table"] = format_table(phases, memory)
     return figures
 
@@ -324,21 +289,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ARTICLES} articles")
     parser.add_argument("--articles", type=int, default=None, help="first N CNN/DM articles")
     parser.add_argument("--stance", choices=("trained", "similarity"), default=None)
-    parser.add_argument(
-        "--threads", type=int, default=None, help="threads of one process (default: all cores)"
-    )
     parser.add_argument("--out", type=Path, default=None, help="JSON file of the figures")
-    parser.add_argument("--in-process-only", action="store_true", help="skip the end-to-end phases")
     parser.add_argument(
         "--rounds", type=int, default=None, help=f"rounds (default {ROUNDS}; --quick: 1)"
     )
     args = parser.parse_args(argv)
     environ = dict(os.environ)  # before any worker module adds its OpenMP defaults
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
-    )
-    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _logging()
     try:
         figures = run(args, environ)
     except FileNotFoundError as exc:
@@ -368,16 +325,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     same = figures["agreement_naive_vs_in_process"]
     print(f"same decisions as the naive design: summary {same['same_summary']:.1%} of articles, "
           f"stance {same['same_stance']:.1%} of claims")  # fmt: skip
-    if "default_config" in figures:
-        d = figures["default_config"]
-        phase = figures["phases"][d["phase"]]
-        print(f"\nthe worker's default here ({d['processes']} x {d['threads']}, "
-              f"NEWSNLP_WORKER_CONCURRENCY unset): {phase['articles_per_s']:.2f} articles/s "
-              f"end to end")  # fmt: skip
-    if "ratios" in figures:
-        print()
-        for line in ratio_lines(figures["ratios"]):
-            print(line)
+    d = figures["default_config"]
+    phase = figures["phases"][d["phase"]]
+    print(f"\nthe worker's default here ({d['processes']} x {d['threads']}, "
+          f"NEWSNLP_WORKER_CONCURRENCY unset): {phase['articles_per_s']:.2f} articles/s "
+          f"end to end")  # fmt: skip
+    print()
+    for line in ratio_lines(figures["ratios"]):
+        print(line)
     print(f"\nfigures: {', '.join(str(p) for p in paths)}")
     return 0
 

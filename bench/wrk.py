@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.figures import nearest_rank
+
 SCRIPT = Path(__file__).with_name("wrk_post.lua")
 
 
@@ -97,13 +99,8 @@ def run_wrk(
 
 def percentiles_ms(samples: Sequence[float]) -> dict[str, float]:
     """p50, p99 and max of latencies in seconds, in ms (nearest rank, as wrk reports)."""
-    ordered = sorted(samples)
-
-    def rank(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
     return {
-        "p50_ms": round(rank(0.5) * 1000, 2),
-        "p99_ms": round(rank(0.99) * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
+        "p50_ms": round(nearest_rank(samples, 0.5) * 1000, 2),
+        "p99_ms": round(nearest_rank(samples, 0.99) * 1000, 2),
+        "max_ms": round(max(samples) * 1000, 2),
     }

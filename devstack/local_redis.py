@@ -65,10 +65,8 @@ class LocalRedis:
         """A client of this server itself (not of whatever primary a sentinel names)."""
         return redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=5)
 
-    def start(self, timeout: float = 10.0) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def _args(self) -> list[str]:
         args = [
-            find_redis_server(),
             "--bind", "127.0.0.1",
             "--port", str(self.port),
             "--dir", str(self.data_dir),
@@ -77,22 +75,34 @@ class LocalRedis:
             "--save", "",
             "--daemonize", "no",
             "--protected-mode", "yes",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--logfile", str(self.log_path),
         ]  # fmt: skip
         if self.unix_socket is not None:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
         if self.replica_of is not None:
             args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        return args
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "redis.log"
+
+    def start(self, timeout: float = 10.0) -> str:
+        """Start the server and wait until it answers PING; its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [find_redis_server(), *self._args()]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}: {log}")
+                log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+                raise RuntimeError(
+                    f"redis-server exited with {self.process.returncode}: {log[-2000:]}"
+                )
             try:
                 if client.ping():
-                    logger.info("redis-server ready on %s", self.url)
+                    logger.info("redis-server ready on port %s", self.port)
                     return self.url
             except redis.exceptions.ConnectionError:
                 time.sleep(0.05)
@@ -108,6 +118,13 @@ class LocalRedis:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def __enter__(self) -> LocalRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def kill(self) -> None:
         """Stop abruptly, as a crash would (the append-only file keeps what was fsynced)."""

@@ -1,14 +1,17 @@
-"""Start and stop the real processes of the service: for the tests, chaos and benchmarks."""
+"""Start and stop the real processes of the service: make run, the tests, chaos, benchmarks."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 from jobs.env import env_bool
 from worker.command import launch_env, worker_command
@@ -31,6 +34,17 @@ GUNICORN_SERVER = [
 ]  # fmt: skip
 
 
+def gunicorn_command(
+    bind: str, workers: int, control_socket: Path, *options: str, target: str = "api:create_app()"
+) -> list[str]:
+    """The API (or another WSGI `target`) under gunicorn, as `make run` and the tests run it."""
+    return [
+        str(BIN / "gunicorn"), "--bind", bind, "--workers", str(workers), *GUNICORN_SERVER,
+        # Its control socket of its own (by default one in the home, for every gunicorn).
+        "--control-socket", str(control_socket), *options, target,
+    ]  # fmt: skip
+
+
 def service_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
@@ -38,37 +52,108 @@ def service_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def spawn(args: list[str], env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, IO]:
-    """Start `args` in its own process group (so that it stops as a whole), logging to a file."""
-    log = open(log_path, "ab")  # noqa: SIM115 - the caller closes it with stop_group
-    process = subprocess.Popen(
-        args, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+def fresh_dir(*parts: str) -> Path:
+    """var/<parts> under the checkout, emptied: a tool run's own files."""
+    path = REPO_ROOT.joinpath("var", *parts)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except OSError:  # refused, or an HTTP error (503 from /readyz: no live worker yet)
+        return False
+
+
+def spawn(args: list[str], env: dict[str, str], log: IO | None) -> subprocess.Popen[bytes]:
+    """Start `args` in its own process group (so that it stops as a whole), logging to `log`
+    (None: this process's own output)."""
+    return subprocess.Popen(
+        args, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT if log else None,
         start_new_session=True,
     )  # fmt: skip
-    return process, log
+
+
+def signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def stop_group(
-    process: subprocess.Popen, log: IO, timeout: float, first: int = signal.SIGTERM
-) -> None:
-    """Signal the process group (`first`), SIGKILL what is left after `timeout`, close the log."""
+    process: subprocess.Popen[bytes], timeout: float, first: int = signal.SIGTERM
+) -> bool:
+    """Signal the process group (`first`), SIGKILL what is left after `timeout`; whether it
+    stopped in time."""
+    in_time = True
     if process.poll() is None:
-        os.killpg(process.pid, first)
+        signal_group(process, first)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+            in_time = False
+    signal_group(process, signal.SIGKILL)  # what is left in the group (a worker's pool)
     process.wait()
-    log.close()
+    return in_time
 
 
-class WorkerProcess:
+class ServiceProcess:
+    """A service process under test: started in its own group, logging to `log_path`."""
+
+    stop_timeout = 15.0
+
+    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> Self:
+        raise NotImplementedError
+
+    def _launch(
+        self, what: str, args: list[str], ready: Callable[[], bool], timeout: float
+    ) -> None:
+        """Start `args` and wait until `ready()`; stopped and raising if it never is."""
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed by stop()
+        self.process = spawn(args, self.env, self.log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{what} exited early:\n{self.read_log()[-3000:]}")
+            if ready():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"{what} not ready in {timeout} s:\n{self.read_log()[-3000:]}")
+
+    def read_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float | None = None, first: int = signal.SIGTERM) -> None:
+        if self.process is not None and not self.log.closed:
+            stop_group(self.process, self.stop_timeout if timeout is None else timeout, first)
+            self.log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class WorkerProcess(ServiceProcess):
     """A real `celery worker` process of `role` (worker.command): the model worker on the
     newsnlp queue, or the webhook worker on newsnlp-webhooks."""
+
+    stop_timeout = 20.0
 
     def __init__(
         self,
@@ -80,14 +165,14 @@ class WorkerProcess:
         role: str = "worker",
         **env: str,
     ) -> None:
+        super().__init__(
+            log_path, launch_env(role, concurrency, service_env(REDIS_URL=redis_url, **env))
+        )
         self.role = role
         self.redis_url = redis_url
-        self.log_path = log_path
         self.name = name
         self.prefix = prefix or []
         self.concurrency = concurrency
-        self.env = launch_env(role, concurrency, service_env(REDIS_URL=redis_url, **env))
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> WorkerProcess:
         args = [*self.prefix, *worker_command(
@@ -95,17 +180,13 @@ class WorkerProcess:
             hostname=f"{self.name}-{os.getpid()}@%h",
             extra=["--without-mingle", "--without-gossip"],
         )]  # fmt: skip
-        self.process, self.log = spawn(args, self.env, self.log_path)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.read_log()[-3000:]}")
+
+        def ready() -> bool:
             log = self.read_log()
-            if " ready." in log and ("models loaded" in log or not self.preloads_models):
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise TimeoutError(f"worker not ready in {timeout} s:\n{self.read_log()[-3000:]}")
+            return " ready." in log and ("models loaded" in log or not self.preloads_models)
+
+        self._launch("worker", args, ready, timeout)
+        return self
 
     @property
     def preloads_models(self) -> bool:
@@ -114,27 +195,31 @@ class WorkerProcess:
             return False  # the webhook worker loads none
         return env_bool(self.env, "NEWSNLP_PRELOAD_MODELS", True)  # as the worker reads it
 
-    def read_log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def child_pids(self) -> list[int]:
         assert self.process is not None
         return descendants(self.process.pid)
 
     def kill(self) -> None:
         """Crash the whole worker: SIGKILL to its process group (main and pool processes)."""
-        assert self.process is not None
-        stop_group(self.process, self.log, timeout=0, first=signal.SIGKILL)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.process is not None and not self.log.closed:
-            stop_group(self.process, self.log, timeout)
+        self.stop(timeout=0, first=signal.SIGKILL)
 
 
 def stat_fields(pid: int | str) -> list[str]:
     """The fields of /proc/<pid>/stat after the command name, the state first (the name may
     hold spaces and parentheses, so it ends at the last ")"). OSError once the process is gone."""
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def proc_mb(pid: int, field: str, table: str = "status") -> float:
+    """A kB figure of /proc/<pid>/<table> (`VmHWM`, `VmRSS` of status; `Pss` of
+    smaps_rollup) in MB; 0 once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/{table}").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def descendants(pid: int) -> list[int]:
@@ -164,7 +249,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-class ApiProcess:
+class ApiProcess(ServiceProcess):
     """The API (or another WSGI `target` with a /healthz route) under gunicorn on 127.0.0.1."""
 
     def __init__(
@@ -175,46 +260,20 @@ class ApiProcess:
         workers: int = 2,
         target: str = "api:create_app()",
         **env: str,
-    ):
+    ) -> None:
+        super().__init__(log_path, service_env(REDIS_URL=redis_url, **env))
         self.target = target
         self.url = f"http://127.0.0.1:{port}"
         self.port = port
         self.workers = workers
-        self.log_path = log_path
-        self.env = service_env(REDIS_URL=redis_url, **env)
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> ApiProcess:
-        import urllib.request
-
-        args = [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--graceful-timeout", "5",
-            *GUNICORN_SERVER,
+        args = gunicorn_command(
+            f"127.0.0.1:{self.port}", self.workers, self.log_path.with_suffix(".ctl"),
+            "--graceful-timeout", "5",
             # As the image runs it: the workers' heartbeat files on tmpfs, not on a disk.
             *(["--worker-tmp-dir", "/dev/shm"] if Path("/dev/shm").is_dir() else []),
-            # Its control socket of its own (by default one in the home, for every gunicorn).
-            "--control-socket", str(self.log_path.with_suffix(".ctl")),
-            self.target,
-        ]  # fmt: skip
-        self.process, self.log = spawn(args, self.env, self.log_path)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.log.close()
-                raise RuntimeError(f"{self.target} exited early:\n{self.read_log()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"{self.target} did not come up")
-
-    def read_log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.process is not None and not self.log.closed:
-            stop_group(self.process, self.log, timeout)
+            target=self.target,
+        )  # fmt: skip
+        self._launch(self.target, args, lambda: answers_200(self.url + "/healthz"), timeout)
+        return self

@@ -1,10 +1,7 @@
 """`make run`: Redis (embedded when REDIS_URL is unset), the API under gunicorn, one worker,
-one webhook worker.
+one webhook worker (README.md, Quick start, says what it prints and where its files go).
 
-Prints the URL it serves (and whether the worker is still loading), and on Ctrl-C or SIGTERM
-stops all its processes (each runs in its own process group, which is terminated as a whole:
-no orphans), Redis last. Its own files (gunicorn's control socket) are in NEWSNLP_RUN_DIR,
-default var/run/<pid>.
+On Ctrl-C or SIGTERM it stops each process's whole group (no orphans), Redis last.
 """
 
 from __future__ import annotations
@@ -16,18 +13,15 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from devstack.local_redis import LocalRedis
-from devstack.processes import GUNICORN_SERVER
+from devstack.processes import REPO_ROOT, answers_200, gunicorn_command, signal_group, spawn
 from jobs.env import env_int, env_str
 from worker.command import concurrency as worker_concurrency
 from worker.command import launch_env, worker_command
 
 logger = logging.getLogger("newsnlp.run")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Stack:
@@ -37,7 +31,7 @@ class Stack:
         self.stopping = False
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        process = subprocess.Popen(args, env=env, cwd=REPO_ROOT, start_new_session=True)
+        process = spawn(args, env, None)
         logger.info("started %s (pid %s)", name, process.pid)
         self.children.append((name, process))
 
@@ -46,7 +40,7 @@ class Stack:
         for name, process in reversed(self.children):
             if process.poll() is None:
                 logger.info("stopping %s", name)
-                _signal_group(process, signal.SIGTERM)
+                signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for name, process in self.children:
             try:
@@ -54,7 +48,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 logger.warning("%s did not stop in time: killing it", name)
             # Whatever is left in the group (a worker's child processes) goes too.
-            _signal_group(process, signal.SIGKILL)
+            signal_group(process, signal.SIGKILL)
         if self.redis is not None:
             logger.info("stopping redis")
             self.redis.stop()
@@ -66,25 +60,10 @@ class Stack:
         return None
 
 
-def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
-            return bool(response.status == 200)
-    except OSError:  # refused, or an HTTP error (503 from /readyz: no live worker yet)
-        return False
-
-
 def _wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _answers_200(url):
+        if answers_200(url):
             return True
         time.sleep(0.2)
     return False
@@ -96,7 +75,6 @@ def main() -> int:
     host = env_str(env, "NEWSNLP_HOST", "127.0.0.1") or "127.0.0.1"
     port = env_int(env, "NEWSNLP_PORT", 8000, minimum=1, maximum=65535)
     api_workers = env_int(env, "NEWSNLP_API_WORKERS", 2, minimum=1)
-    bin_dir = Path(sys.executable).parent
 
     stack = Stack()
     # The run's own folder: gunicorn's control socket (by default in the user's home, shared
@@ -128,20 +106,14 @@ def main() -> int:
                 role,
                 concurrency=count,
                 hostname=f"{node}-{os.getpid()}@%h",
-                celery=str(bin_dir / "celery"),
+                celery=str(Path(sys.executable).parent / "celery"),
             )
             stack.spawn(role, command, launch_env(role, count, env))
-        stack.spawn(
-            "api",
-            [
-                str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}",
-                "--workers", str(api_workers),
-                "--graceful-timeout", "10", "--access-logfile", "-", *GUNICORN_SERVER,
-                "--control-socket", str(run_dir / "gunicorn.ctl"),
-                "api:create_app()",
-            ],
-            env,
+        api = gunicorn_command(
+            f"{host}:{port}", api_workers, run_dir / "gunicorn.ctl",
+            "--graceful-timeout", "10", "--access-logfile", "-",
         )  # fmt: skip
+        stack.spawn("api", api, env)
         url = f"http://{host}:{port}"
         if not _wait_http(url + "/healthz", 30):
             logger.error("the API did not come up on %s", url)
@@ -155,7 +127,7 @@ def main() -> int:
             if exited is not None:
                 logger.error("%s exited with code %s: stopping", *exited)
                 return 1
-            if not worker_ready and _answers_200(url + "/readyz"):
+            if not worker_ready and answers_200(url + "/readyz"):
                 worker_ready = True
                 print("newsnlp's worker is ready: jobs run now", flush=True)
             time.sleep(0.5)

@@ -9,14 +9,12 @@ a restarted pod of a Sentinel chart does.
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import redis
 
-from devstack.local_redis import LocalRedis, find_redis_server, free_port
+from devstack.local_redis import LocalRedis
 from jobs.redis_target import DEFAULT_MASTER
 
 logger = logging.getLogger(__name__)
@@ -24,7 +22,7 @@ logger = logging.getLogger(__name__)
 QUORUM = 2
 
 
-class LocalSentinel:
+class LocalSentinel(LocalRedis):
     """One `redis-server sentinel.conf --sentinel` process watching `master`."""
 
     def __init__(
@@ -36,44 +34,27 @@ class LocalSentinel:
         down_after_ms: int,
         failover_timeout_ms: int,
     ) -> None:
-        self.data_dir = Path(data_dir)
-        self.port = free_port()
+        super().__init__(data_dir)
         self.master = master
         self.primary_port = primary_port
         self.down_after_ms = down_after_ms
         self.failover_timeout_ms = failover_timeout_ms
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 10.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "sentinel.log"
+
+    def _args(self) -> list[str]:
         config = self.data_dir / "sentinel.conf"  # the sentinel rewrites it as it learns
         config.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndaemonize no\ndir {self.data_dir}\n"
-            f"logfile {self.data_dir / 'sentinel.log'}\n"
+            f"logfile {self.log_path}\n"
             f"sentinel monitor {self.master} 127.0.0.1 {self.primary_port} {QUORUM}\n"
             f"sentinel down-after-milliseconds {self.master} {self.down_after_ms}\n"
             f"sentinel failover-timeout {self.master} {self.failover_timeout_ms}\n"
             f"sentinel parallel-syncs {self.master} 1\n"
         )
-        self.process = subprocess.Popen(
-            [find_redis_server(), str(config), "--sentinel"],
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _wait_ping(self.port, self.process, timeout, self.data_dir / "sentinel.log")
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=2)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        return [str(config), "--sentinel"]
 
 
 class SentinelStack:
@@ -154,10 +135,6 @@ class SentinelStack:
             return next(node for node in self.nodes if node.port == int(port))
         raise RuntimeError("no sentinel answers")
 
-    def primary_client(self) -> redis.Redis:
-        port = self.primary().port
-        return redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=5)
-
     def wait_promoted(self, old: LocalRedis, timeout: float = 30.0) -> LocalRedis:
         """The node the sentinels promoted in place of `old`, once it takes writes."""
         deadline = time.monotonic() + timeout
@@ -197,18 +174,3 @@ class SentinelStack:
             sentinel.stop()
         for node in self.nodes:
             node.stop()
-
-
-def _wait_ping(port: int, process: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"redis-server exited with {process.returncode}: {tail}")
-        try:
-            if client.ping():
-                return
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    raise TimeoutError(f"port {port} did not answer within {timeout} s")

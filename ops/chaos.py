@@ -9,9 +9,11 @@ or fails over, or a worker is cut off from Redis mid-job. Real processes, a real
    mid-job: its job is redelivered after the visibility timeout and finishes elsewhere.
 4. Redis filled to its `maxmemory` (`noeviction`) mid-load, then freed: the API answers
    503 + Retry-After meanwhile (clients retry), the workers keep running and retry.
-5. Redis Sentinel (ops.failover): a primary, its replica and three sentinels; the primary
-   SIGKILLed mid-load, the replica promoted, the API and two workers follow it; prints the
-   time from the kill to the first job finished on the new primary.
+5. Redis Sentinel (devstack.sentinel): a primary, its replica and three sentinels; the
+   primary SIGKILLed mid-load, the replica promoted, the API and two workers follow it; the
+   killed node comes back as the new primary's replica (a restarted pod of a Sentinel chart),
+   so with NEWSNLP_REDIS_MIN_REPLICAS 1 the API refuses jobs (503) until it has synced.
+   Prints the time from the kill to the first job finished on the new primary.
 
 `--steps 2,5` runs some of them only.
 
@@ -26,25 +28,23 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import redis
 import requests
 
 from devstack.local_redis import LocalRedis, fill_to_maxmemory, free_filler, free_port
-from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, alive, descendants
-from ops.failover import step_failover
+from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, alive, fresh_dir
+from devstack.sentinel import SentinelStack
 from ops.ledger import (
     HARD_LIMIT,
     SOFT_LIMIT,
     VISIBILITY,
     WORKER_ENV,
     Ledger,
-    corpus,
-    report,
-    submit_many,
+    feeding,
     wait_all_ended,
 )
 
@@ -81,9 +81,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     steps = {int(step) for step in args.steps.split(",")}
-    work = REPO_ROOT / "var" / "chaos"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work = fresh_dir("chaos")
     ledger = Ledger()
     print(f"chaos run: {args.jobs} jobs a step, visibility timeout {VISIBILITY} s, "
           f"time limits {SOFT_LIMIT}/{HARD_LIMIT} s, redis appendfsync always",
@@ -118,52 +116,36 @@ def one_redis_steps(n: int, steps: set[int], work: Path, ledger: Ledger) -> list
     try:
         # -- step 1: crashed workers --------------------------------------------------------
         if 1 in steps:
-            t0 = time.monotonic()
-            before = len(ledger.accepted)
             marks = [len(w.read_log()) for w in workers]
-            feeder = threading.Thread(
-                target=submit_many, args=(api.url, corpus(n), ledger), daemon=True
-            )
-            feeder.start()
             notes = []
             w1, w2 = workers
-            if wait_log(w2, '"message": "job ', marks[1], 60):
-                pool = descendants(w2.process.pid)
-                for pid in pool:
-                    os.kill(pid, 9)
-                notes.append(f"killed pool process(es) {pool} of w2 mid-job")
-            if wait_log(w1, "started", marks[0], 60):
-                w1.kill()
-                notes.append("killed all of w1 mid-job")
-                workers.append(
-                    WorkerProcess(server.url, work / "w3.log", name="w3", **WORKER_ENV).start()
-                )
-                notes.append("started w3")
-            feeder.join()
-            ids = ledger.accepted[before:]
-            final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
-            results.append(report("1 worker crashes (kill -9)", ids, final, t0, "; ".join(notes)))
+            with feeding(api.url, n, ledger) as feed:
+                if wait_log(w2, '"message": "job ', marks[1], 60):
+                    pool = w2.child_pids()
+                    for pid in pool:
+                        os.kill(pid, 9)
+                    notes.append(f"killed pool process(es) {pool} of w2 mid-job")
+                if wait_log(w1, "started", marks[0], 60):
+                    w1.kill()
+                    notes.append("killed all of w1 mid-job")
+                    workers.append(
+                        WorkerProcess(server.url, work / "w3.log", name="w3", **WORKER_ENV).start()
+                    )
+                    notes.append("started w3")
+            results.append(feed.report("1 worker crashes (kill -9)", client, "; ".join(notes)))
 
         # -- step 2: Redis restart ------------------------------------------------------------
         if 2 in steps:
-            t0 = time.monotonic()
-            before, refused_before = len(ledger.accepted), ledger.refused_503
-            feeder = threading.Thread(
-                target=submit_many, args=(api.url, corpus(n), ledger, 4, 10.0), daemon=True
-            )
-            feeder.start()
-            time.sleep(2.0)
-            server.stop()  # SHUTDOWN on SIGTERM: the append-only file is flushed
             down_for = 5.0
-            time.sleep(down_for)
-            server.start()
-            feeder.join()
-            ids = ledger.accepted[before:]
-            final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
+            with feeding(api.url, n, ledger, spread=10.0) as feed:
+                time.sleep(2.0)
+                server.stop()  # SHUTDOWN on SIGTERM: the append-only file is flushed
+                time.sleep(down_for)
+                server.start()
             results.append(
-                report("2 redis stopped and restarted", ids, final, t0,
-                       f"down {down_for:.0f} s; {ledger.refused_503 - refused_before} POSTs "
-                       "answered 503 + Retry-After (then retried)")
+                feed.report("2 redis stopped and restarted", client,
+                            f"down {down_for:.0f} s; {feed.refused} POSTs answered 503 + "
+                            "Retry-After (then retried)")
             )  # fmt: skip
 
         # -- step 3: a worker cut off from Redis mid-job ----------------------------------
@@ -189,33 +171,24 @@ def one_redis_steps(n: int, steps: set[int], work: Path, ledger: Ledger) -> list
 def step_redis_full(
     n: int, client: redis.Redis, api: ApiProcess, workers: list[WorkerProcess], ledger: Ledger
 ) -> dict:
-    t0 = time.monotonic()
-    live = [w for w in workers if w.process is not None and w.process.poll() is None]
-    before, refused_before = len(ledger.accepted), ledger.refused_503
-    feeder = threading.Thread(
-        target=submit_many, args=(api.url, corpus(n), ledger, 4, 10.0), daemon=True
-    )
-    feeder.start()
-    time.sleep(2.0)
-    keys = fill_to_maxmemory(client)
+    live = [w for w in workers if w.alive()]
     full_for = 5.0
-    time.sleep(full_for)
-    ready = requests.get(f"{api.url}/readyz", timeout=5)
-    free_filler(client, keys)
-    feeder.join()
-    ids = ledger.accepted[before:]
-    final = wait_all_ended(client, ids, timeout=VISIBILITY + 120)
-    survived = sum(1 for w in live if w.process is not None and w.process.poll() is None)
-    return report("4 redis full (maxmemory), freed", ids, final, t0,
-                  f"full {full_for:.0f} s; {ledger.refused_503 - refused_before} POSTs answered "
-                  f"503 + Retry-After (then retried); /readyz {ready.status_code} while full; "
-                  f"workers alive {survived}/{len(live)}")  # fmt: skip
+    with feeding(api.url, n, ledger, spread=10.0) as feed:
+        time.sleep(2.0)
+        keys = fill_to_maxmemory(client)
+        time.sleep(full_for)
+        ready = requests.get(f"{api.url}/readyz", timeout=5)
+        free_filler(client, keys)
+    survived = sum(1 for w in live if w.alive())
+    return feed.report("4 redis full (maxmemory), freed", client,
+                       f"full {full_for:.0f} s; {feed.refused} POSTs answered 503 + Retry-After "
+                       f"(then retried); /readyz {ready.status_code} while full; "
+                       f"workers alive {survived}/{len(live)}")  # fmt: skip
 
 
 def step_cut_off(
     n: int, server: LocalRedis, client: redis.Redis, api: ApiProcess, work: Path, ledger: Ledger
 ) -> dict:
-    t0 = time.monotonic()
     ns = f"newsnlp-chaos-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     relay = None
@@ -234,31 +207,71 @@ def step_cut_off(
             prefix=["ip", "netns", "exec", ns], **WORKER_ENV,
         ).start()  # fmt: skip
         mark = len(cut.read_log())
-        before = len(ledger.accepted)
-        feeder = threading.Thread(
-            target=submit_many, args=(api.url, corpus(n), ledger), daemon=True
-        )
-        feeder.start()
         note = "the namespaced worker never took a job"
-        if wait_log(cut, "started", mark, 60):
-            subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "down"],
-                           check=True)  # fmt: skip
-            note = "link of the worker's namespace taken down mid-job"
-        feeder.join()
-        ids = ledger.accepted[before:]
-        final = wait_all_ended(client, ids, timeout=VISIBILITY + 150)
-        return report("3 worker cut off from redis", ids, final, t0, note)
+        with feeding(api.url, n, ledger) as feed:
+            if wait_log(cut, "started", mark, 60):
+                subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "down"],
+                               check=True)  # fmt: skip
+                note = "link of the worker's namespace taken down mid-job"
+        return feed.report("3 worker cut off from redis", client, note, grace=150)
     finally:
         if cut is not None:
             cut.kill()
-            pids = descendants(cut.process.pid) if cut.process else []
-            for pid in pids:
+            for pid in cut.child_pids() if cut.process else []:
                 if alive(pid):
                     os.kill(pid, 9)
         if relay is not None:
             os.killpg(relay.pid, 9)
             relay.wait()
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def step_failover(n: int, work: Path, ledger: Ledger, name: str) -> dict:
+    """Submit `n` jobs, kill the primary two seconds in; the step's report."""
+    stack = SentinelStack(work / "sentinel", fsync="always").start()
+    api = ApiProcess(stack.url, free_port(), work / "api-sentinel.log", **stack.env())
+    env = {**stack.env(), **WORKER_ENV}
+    workers = [WorkerProcess(stack.url, work / f"ws{i}.log", name=f"ws{i}", **env) for i in (1, 2)]
+    try:
+        api.start()
+        for worker in workers:
+            worker.start()
+        with feeding(api.url, n, ledger, spread=10.0) as feed:
+            time.sleep(2.0)
+            old = stack.primary()
+            killed_at = time.time()
+            old.kill()
+            new = stack.wait_promoted(old, timeout=30)
+            promoted_in = time.time() - killed_at
+            stack.restart_as_replica(old)
+        client = new.client()
+        wait_all_ended(client, feed.ids, timeout=VISIBILITY + 120)
+        recovered_in = first_end_after(client, feed.ids, killed_at) - killed_at
+        survived = sum(1 for w in workers if w.alive())
+        return feed.report(name, client,
+                           f"promoted in {promoted_in:.1f} s; recovered in {recovered_in:.1f} s "
+                           f"(kill to the first job finished on the new primary); "
+                           f"{feed.refused} POSTs answered 503 + Retry-After "
+                           f"(then retried); workers alive {survived}/2")  # fmt: skip
+    finally:
+        for worker in workers:
+            worker.stop()
+        api.stop()
+        stack.stop()
+
+
+def first_end_after(client: redis.Redis, ids: list[str], moment: float) -> float:
+    """When the first of `ids` ended after `moment` (a Unix time), by its record: a record
+    that ended after the kill was written on the new primary. NaN when none did."""
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hget(f"newsnlp:job:{job_id}", "finished_at")
+    ends = [
+        datetime.fromisoformat(raw.decode().replace("Z", "+00:00")).timestamp()
+        for raw in pipe.execute()
+        if raw
+    ]
+    return min((end for end in ends if end > moment), default=float("nan"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The jobs a chaos run submits, the way clients submit them, and what became of each.
 
 Clients retry a 503 after its Retry-After, as the API asks; every job the API accepted (202)
-is in the ledger, and each step reports its jobs' outcome in one line (`report`).
+is in the ledger, and each step reports its jobs' outcome in one line (`Feed.report`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +98,55 @@ def submit_many(
         w.join()
 
 
+@dataclass
+class Feed:
+    """The jobs one step submits in the background while it does its damage (`feeding`)."""
+
+    ledger: Ledger
+    started: float
+    before: int
+    refused_before: int
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def refused(self) -> int:
+        """POSTs of this step answered 503 (then retried)."""
+        return self.ledger.refused_503 - self.refused_before
+
+    def report(self, name: str, client: redis.Redis, notes: str, grace: float = 120) -> dict:
+        """Wait until the step's jobs have ended (or the visibility timeout and `grace`
+        passed), print the step's line and return its counts."""
+        final = wait_all_ended(client, self.ids, timeout=VISIBILITY + grace).values()
+        finished = sum(1 for s in final if s["status"] == "succeeded")
+        failed = sum(1 for s in final if s["status"] == "failed")
+        lost = sum(1 for s in final if s["status"] not in ("succeeded", "failed", "canceled"))
+        duplicated = sum(1 for s in final if int(s["writes"]) > 1)
+        reruns = sum(1 for s in final if int(s["attempts"]) > 1)
+        discarded = sum(int(s["late"]) for s in final)
+        print(
+            f"{name:<34} accepted {len(self.ids):>4}  succeeded {finished:>4}  failed {failed:>2}  "
+            f"lost {lost}  duplicated {duplicated}  re-run {reruns}  late writes refused "
+            f"{discarded}  {time.monotonic() - self.started:6.1f} s  {notes}",
+            flush=True,
+        )
+        return {"accepted": len(self.ids), "finished": finished, "lost": lost + failed,
+                "duplicated": duplicated}  # fmt: skip
+
+
+@contextmanager
+def feeding(api: str, n: int, ledger: Ledger, spread: float = 0.0) -> Iterator[Feed]:
+    """`n` jobs submitted from 4 clients (paced over `spread` s) during the block; after it,
+    once all are submitted, the feed's `ids` are the jobs the API accepted."""
+    feed = Feed(ledger, time.monotonic(), len(ledger.accepted), ledger.refused_503)
+    feeder = threading.Thread(
+        target=submit_many, args=(api, corpus(n), ledger, 4, spread), daemon=True
+    )
+    feeder.start()
+    yield feed
+    feeder.join()
+    feed.ids = ledger.accepted[feed.before :]
+
+
 def statuses(client: redis.Redis, ids: list[str]) -> dict[str, dict[str, str]]:
     pipe = client.pipeline(transaction=False)
     for job_id in ids:
@@ -123,20 +174,3 @@ def wait_all_ended(client: redis.Redis, ids: list[str], timeout: float) -> dict[
         if current and len(ended) == len(ids) or time.monotonic() > deadline:
             return current
         time.sleep(0.5)
-
-
-def report(name: str, ids: list[str], final: dict[str, dict], started: float, notes: str) -> dict:
-    finished = sum(1 for s in final.values() if s["status"] == "succeeded")
-    failed = sum(1 for s in final.values() if s["status"] == "failed")
-    lost = sum(1 for s in final.values() if s["status"] not in ("succeeded", "failed", "canceled"))
-    duplicated = sum(1 for s in final.values() if int(s["writes"]) > 1)
-    reruns = sum(1 for s in final.values() if int(s["attempts"]) > 1)
-    discarded = sum(int(s["late"]) for s in final.values())
-    print(
-        f"{name:<34} accepted {len(ids):>4}  succeeded {finished:>4}  failed {failed:>2}  "
-        f"lost {lost}  duplicated {duplicated}  re-run {reruns}  late writes refused "
-        f"{discarded}  {time.monotonic() - started:6.1f} s  {notes}",
-        flush=True,
-    )
-    return {"accepted": len(ids), "finished": finished, "lost": lost + failed,
-            "duplicated": duplicated}  # fmt: skip

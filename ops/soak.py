@@ -9,11 +9,9 @@ TTL is set for this run).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import redis
 import requests
@@ -21,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from devstack.local_redis import LocalRedis, free_port
-from devstack.processes import REPO_ROOT, ApiProcess, WorkerProcess, descendants
+from devstack.processes import ApiProcess, WorkerProcess, descendants, fresh_dir, proc_mb
 
 TTL = 60
 # The jobs are submitted faster than two workers end them: the queue's cap on jobs not ended
@@ -35,15 +33,7 @@ ENV = {
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants, in MB."""
-    total = 0
-    for p in [pid, *descendants(pid)]:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+    return sum(proc_mb(p, "VmRSS") for p in [pid, *descendants(pid)])
 
 
 def job(i: int) -> dict:
@@ -59,23 +49,20 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--timeout", type=float, default=840, help="seconds for all jobs")
     args = parser.parse_args()
-    work = REPO_ROOT / "var" / "soak"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    server = LocalRedis(work / "redis")
-    server.start()
-    client = redis.Redis.from_url(server.url)
-    api = ApiProcess(server.url, free_port(), work / "api.log", **ENV).start()
-    workers = [
-        WorkerProcess(server.url, work / f"w{i}.log", name=f"soak{i}", **ENV).start()
-        for i in (1, 2)
-    ]
-    session = requests.Session()
-    # A kept-alive connection the server has just closed: retry the (idempotent) GETs.
-    retry = Retry(total=5, allowed_methods=["GET"], backoff_factor=0.2, raise_on_status=False)
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    t0 = time.monotonic()
-    try:
+    work = fresh_dir("soak")
+    with (
+        LocalRedis(work / "redis") as server,
+        ApiProcess(server.url, free_port(), work / "api.log", **ENV) as api,
+        WorkerProcess(server.url, work / "w1.log", name="soak1", **ENV) as w1,
+        WorkerProcess(server.url, work / "w2.log", name="soak2", **ENV) as w2,
+        redis.Redis.from_url(server.url) as client,
+        requests.Session() as session,
+    ):
+        workers = [w1, w2]
+        # A kept-alive connection the server has just closed: retry the (idempotent) GETs.
+        retry = Retry(total=5, allowed_methods=["GET"], backoff_factor=0.2, raise_on_status=False)
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        t0 = time.monotonic()
         keys_start = client.dbsize()
         # Warm up: one batch, so that start figures include loaded models.
         warm = session.post(f"{api.url}/v1/batches", json={"jobs": [job(-1)]}, timeout=30).json()
@@ -115,13 +102,6 @@ def main() -> int:
         lost = args.jobs - sum(counts.get(s, 0) for s in ("succeeded", "failed", "canceled"))
         time.sleep(TTL + 5)
         keys_expired = client.dbsize()
-    finally:
-        for w in workers:
-            w.stop()
-        api.stop()
-        session.close()
-        client.close()
-        server.stop()
 
     print(f"soak: {args.jobs} jobs submitted in {submitted:.1f} s, all ended in {elapsed:.1f} s "
           f"({args.jobs / elapsed:.1f} jobs/s on 2 workers)")  # fmt: skip
