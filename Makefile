@@ -75,6 +75,8 @@ train-stance: install ## Retrain the stance model from FNC-1 train (reproducible
 
 train-verifier: install ## Train the claim verifier (var/verifier, resumable) and fit its aggregator; prints the hold-outs, ships nothing
 	$(PY) -m evaluation.train_verifier --layers 6 --epochs 2 --lr 5e-5 --out var/verifier
+	@# stage 2's out-of-sample hold-out probabilities, which the aggregator is fitted on
+	test -f var/cache/stance/holdout-lgb.npz || $(PY) -m evaluation.train_stance --out var/stance_retrain
 	$(PY) -m evaluation.train_verdicts --verifier var/verifier
 
 bench: install ## Throughput: naive vs in-process vs end-to-end vs raw model, in one run (<= 10 min)

@@ -6,8 +6,7 @@ scored; HealthVer dev trains, test only scored; COVID-Fact train / dev; Climate-
 are cut by claim here (a fixed hash of the claim, so the split never moves); FNC-1 train is cut
 by clusters of bodies (`evaluation.train_stance.cluster_holdout`, the stance model's own split).
 A body (FNC-1, ARC) is cut to the sentences that best match the claim, as the service does.
-`contrast_pairs` makes refuting claims from supported headlines (after FactCC): the event,
-number, negation or country of a real headline changed, set against the same evidence.
+Claims made from news text are in `evaluation.contrasts`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,166 +195,6 @@ def fnc_train(hold: bool, k: int = 2, max_neutral: int | None = None) -> list[Ve
         evidence = best_sentences(split_cache[p.body_id], p.headline, k)
         out.append(VerifyPair(evidence, p.headline, FNC_TO_VERDICT[p.stance], "fnc-1"))
     return _cap_neutral(out, max_neutral)
-
-
-# --- contrast pairs (after FactCC) ---------------------------------------------------------
-
-# An event and its opposite or failure, both ways; headline forms (present, past, -ing).
-EVENT_OPPOSITES = [
-    ("arrives", "cancels trip"),
-    ("arrived", "called off the visit"),
-    ("wins", "loses"),
-    ("won", "lost"),
-    ("beats", "loses to"),
-    ("beat", "lost to"),
-    ("approves", "rejects"),
-    ("approved", "rejected"),
-    ("confirms", "denies"),
-    ("confirmed", "denied"),
-    ("rises", "falls"),
-    ("rose", "fell"),
-    ("increases", "cuts"),
-    ("increased", "cut"),
-    ("accepts", "refuses"),
-    ("accepted", "refused"),
-    ("opens", "closes"),
-    ("opened", "closed"),
-    ("dies", "survives"),
-    ("died", "survived"),
-    ("killed", "spared"),
-    ("arrested", "released"),
-    ("guilty", "not guilty"),
-    ("convicted", "acquitted"),
-    ("alive", "dead"),
-    ("joins", "quits"),
-    ("joined", "left"),
-    ("launches", "scraps"),
-    ("launched", "scrapped"),
-    ("signs", "rejects"),
-    ("signed", "refused to sign"),
-    ("agrees", "refuses"),
-    ("agreed", "refused"),
-    ("supports", "opposes"),
-    ("backs", "opposes"),
-    ("bans", "allows"),
-    ("banned", "allowed"),
-    ("resigns", "stays on"),
-    ("resigned", "stayed on"),
-    ("meets", "snubs"),
-    ("met", "snubbed"),
-    ("captured", "escaped"),
-    ("more", "fewer"),
-    ("higher", "lower"),
-    ("increase", "decrease"),
-    ("success", "failure"),
-]
-COUNTRIES = [
-    "Russia",
-    "China",
-    "Iran",
-    "Iraq",
-    "Syria",
-    "Israel",
-    "France",
-    "Germany",
-    "Britain",
-    "Canada",
-    "Mexico",
-    "Brazil",
-    "India",
-    "Pakistan",
-    "Japan",
-    "Australia",
-    "Egypt",
-    "Turkey",
-    "Spain",
-    "Italy",
-    "Ukraine",
-    "Nigeria",
-    "Afghanistan",
-    "Saudi Arabia",
-    "North Korea",
-    "South Korea",
-    "Cuba",
-    "Greece",
-    "Sweden",
-    "Poland",
-]
-AUXILIARIES = re.compile(r"\b(is|are|was|were|has|have|had|will|can|did|does)\b(?! not)")
-
-
-def _opposite_event(claim: str) -> str | None:
-    for a, b in EVENT_OPPOSITES:
-        for x, y in ((a, b), (b, a)):
-            pattern = re.compile(rf"\b{re.escape(x)}\b", re.I)
-            if pattern.search(claim):
-                return pattern.sub(y, claim, count=1)
-    return None
-
-
-def _changed_number(claim: str, rng: random.Random) -> str | None:
-    numbers = list(re.finditer(r"\b\d[\d,]*(?:\.\d+)?\b", claim))
-    if not numbers:
-        return None
-    m = rng.choice(numbers)
-    value = float(m.group().replace(",", ""))
-    if 1900 <= value <= 2100 and "." not in m.group():
-        new = str(int(value) + rng.choice([-3, -2, -1, 1, 2, 3]))
-    else:
-        factor = rng.choice([0.2, 0.5, 3, 10])
-        new = f"{max(1, round(value * factor)):,}" if value >= 1 else str(value * 10)
-    return claim[: m.start()] + new + claim[m.end() :]
-
-
-def _negated(claim: str) -> str | None:
-    m = AUXILIARIES.search(claim)
-    if not m:
-        return None
-    return claim[: m.end()] + " not" + claim[m.end() :]
-
-
-def _swapped_country(claim: str, evidence: str, rng: random.Random) -> str | None:
-    present = [c for c in COUNTRIES if re.search(rf"\b{c}\b", claim)]
-    if not present:
-        return None
-    others = [c for c in COUNTRIES if c not in claim and c not in evidence]
-    return re.sub(rf"\b{present[0]}\b", rng.choice(others), claim, count=1)
-
-
-def contrast_pairs(supported: Iterable[VerifyPair], seed: int = 11) -> list[VerifyPair]:
-    """One refuting claim made from each supported claim that an edit applies to."""
-    rng = random.Random(seed)
-    out = []
-    for pair in supported:
-        edits = [
-            _opposite_event(pair.claim),
-            _changed_number(pair.claim, rng),
-            _swapped_country(pair.claim, pair.evidence, rng),
-            _negated(pair.claim),
-        ]
-        made = [e for e in edits if e and e != pair.claim]
-        if made:
-            # One edit, drawn: the first applicable would be an event opposite nearly always.
-            claim = rng.choice(made)
-            out.append(VerifyPair(pair.evidence, claim, "refutes", f"contrast-{pair.source}"))
-    return out
-
-
-def training_pairs() -> list[VerifyPair]:
-    """The verifier's fitting pairs; no hold-out or test pair is among them."""
-    fnc = fnc_train(hold=False, max_neutral=2500)
-    arc_fit = arc(hold=False)
-    supported = {(p.claim, p.evidence): p for p in fnc + arc_fit if p.verdict == "supports"}
-    return [
-        *snli("dev"),
-        *fever_symmetric("v0.1_full"),
-        *climate_fever(hold=False, max_neutral=1500),
-        *healthver("dev"),
-        *covidfact("train"),
-        *arc_fit,
-        *fnc,
-        *contrast_pairs(supported.values()),
-    ]
 
 
 def holdout_sets() -> dict[str, list[VerifyPair]]:

@@ -6,9 +6,12 @@ The verifier (`evaluation.train_verifier`'s delta) reads each related claim's ev
 sentences, found exactly as the service finds them (`top_evidence`: the 3 most similar
 sentences, cosine >= 0.25 after the first); `services.stance.verdicts.verdict_features` turns
 its verdicts, the similarities and the hedging cues into one row per claim, and a multinomial
-logistic regression (`VerdictAggregator`) maps the row to agree / disagree / discuss.
+logistic regression (`VerdictAggregator`) maps the row to agree / disagree / discuss. Two are
+fitted: the trained backend's, whose rows also hold stage 2's probabilities (out of sample:
+`evaluation.train_stance` writes them for its hold-out from the models fitted without it, to
+var/cache/stance/holdout-lgb.npz), and a verdict-only one for other verifiers (NLI).
 
-It is fitted on the FNC-1 train hold-out (whole body clusters, `evaluation.train_stance`'s
+Both are fitted on the FNC-1 train hold-out (whole body clusters, `evaluation.train_stance`'s
 split), which the verifier never saw; the regularisation and the decision's class weights are
 chosen by 5-fold cross-validation grouped by body, for the three classes' macro-F1. With
 `--write`, the delta is copied to `<model>/verifier/` and the manifest gains its `verifier`
@@ -32,7 +35,13 @@ import numpy as np
 
 from evaluation.fnc_data import CACHE_DIR, REPO_ROOT, EmbeddingCache, body_groups
 from services.stance.trained import MANIFEST, VERIFIER_FOLDER
-from services.stance.verdicts import ARTICLE_LABELS, FEATURES, VerdictAggregator, verdict_features
+from services.stance.verdicts import (
+    ARTICLE_LABELS,
+    FEATURES,
+    STAGE2_FEATURES,
+    VerdictAggregator,
+    verdict_features,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +57,20 @@ class ClaimRows:
     x: np.ndarray
     gold: list[str]
     groups: list[int]
+    keys: tuple[str, ...] = ()  # "headline ||| body id", as train_stance keys its hold-out
+
+
+HOLDOUT_STAGE2 = CACHE_DIR / "holdout-lgb.npz"
+
+
+def with_stage2(rows: ClaimRows, path: Path = HOLDOUT_STAGE2) -> ClaimRows:
+    """The rows followed by stage 2's out-of-sample probabilities (`STAGE2_FEATURES`)."""
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run `python -m evaluation.train_stance --out DIR`")
+    saved = np.load(path)
+    of = dict(zip((str(k) for k in saved["keys"]), saved["p_stage2"], strict=True))
+    stage2 = np.array([of[k] for k in rows.keys])
+    return ClaimRows(np.hstack([rows.x, stage2]), rows.gold, rows.groups, rows.keys)
 
 
 def claim_rows(
@@ -57,7 +80,7 @@ def claim_rows(
     verifier's probabilities are cached by verifier and pairs."""
     from services.stance.similarity import top_evidence
 
-    claims, texts, sims, gold, groups = [], [], [], [], []
+    claims, texts, sims, gold, groups, keys = [], [], [], [], [], []
     for group in body_groups(pairs, bodies, cache, tag):
         for row, claim, vector in zip(group.rows, group.claims, group.claim_vectors, strict=True):
             if not group.document.sentences:
@@ -68,6 +91,7 @@ def claim_rows(
             sims.append([e.score for e in evidence])
             gold.append(pairs[row].stance)
             groups.append(pairs[row].body_id)
+            keys.append(f"{pairs[row].headline} ||| {pairs[row].body_id}")
     flat_claims = [c for c, t in zip(claims, texts, strict=True) for _ in t]
     flat_texts = [s for t in texts for s in t]
     key = hashlib.sha256(json.dumps([fingerprint, flat_claims, flat_texts]).encode()).hexdigest()[
@@ -85,7 +109,7 @@ def claim_rows(
     for claim, t, s in zip(claims, texts, sims, strict=True):
         rows.append(verdict_features(claim, t, s, probs[at : at + len(t)]))
         at += len(t)
-    return ClaimRows(np.array(rows), gold, groups)
+    return ClaimRows(np.array(rows), gold, groups, tuple(keys))
 
 
 def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> tuple[float, dict[str, float]]:
@@ -98,7 +122,9 @@ def decide(probs: np.ndarray, weights: Sequence[float]) -> list[str]:
     return [ARTICLE_LABELS[int(i)] for i in (probs * np.asarray(weights)).argmax(1)]
 
 
-def fit(x: np.ndarray, y: Sequence[str], c: float) -> VerdictAggregator:
+def fit(
+    x: np.ndarray, y: Sequence[str], c: float, features: tuple[str, ...] = FEATURES
+) -> VerdictAggregator:
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(0), x.std(0)
@@ -111,6 +137,7 @@ def fit(x: np.ndarray, y: Sequence[str], c: float) -> VerdictAggregator:
         scale=tuple(float(v) for v in scale),
         coef=tuple(tuple(float(v) for v in r) for r in model.coef_),
         intercept=tuple(float(v) for v in model.intercept_),
+        features=features,
     )
 
 
@@ -170,16 +197,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = claim_rows(verifier, fingerprint, related, bodies, cache, "fnc-1 train hold-out")
     counts = {label: rows.gold.count(label) for label in ARTICLE_LABELS}
     logger.info("%d related hold-out claims: %s", len(rows.gold), counts)
-    c, weights, oof = tune(rows)
-    aggregator = fit(rows.x, rows.gold, c)
+    stacked = with_stage2(rows)
+    c, weights, oof = tune(stacked)
+    c_v, _, oof_v = tune(rows)
     entry = {
-        "aggregator": aggregator.to_json(),
+        "aggregator": fit(stacked.x, stacked.gold, c, FEATURES + STAGE2_FEATURES).to_json(),
+        "verdict_aggregator": fit(rows.x, rows.gold, c_v).to_json(),
         "class_weights": list(weights),
         "fitted_on": f"FNC-1 train hold-out, {len(rows.gold)} related claims {counts}",
         "regularisation_c": c,
         "out_of_fold": oof,
+        "out_of_fold_verdicts_only": oof_v,
     }
-    print(json.dumps({"features": FEATURES, **entry}, indent=2))
+    print(json.dumps(entry, indent=2))
     if args.write:
         target = args.model / VERIFIER_FOLDER
         target.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.claims_data import VERDICTS, VerifyPair, holdout_sets, training_pairs
+from evaluation.claims_data import (
+    VERDICTS,
+    VerifyPair,
+    arc,
+    climate_fever,
+    covidfact,
+    fever_symmetric,
+    fnc_train,
+    healthver,
+    holdout_sets,
+    snli,
+)
+from evaluation.contrasts import contrast_pairs, sentence_contrasts
 from evaluation.fnc_data import REPO_ROOT
 
 logger = logging.getLogger(__name__)
@@ -36,6 +48,24 @@ logger = logging.getLogger(__name__)
 CACHE = REPO_ROOT / "var" / "cache" / "verifier"
 MAX_LENGTH = 128
 SEED = 20261202
+
+
+def training_pairs() -> list[VerifyPair]:
+    """The verifier's fitting pairs; no hold-out or test pair is among them."""
+    fnc = fnc_train(hold=False, max_neutral=2500)
+    arc_fit = arc(hold=False)
+    supported = {(p.claim, p.evidence): p for p in fnc + arc_fit if p.verdict == "supports"}
+    return [
+        *snli("dev"),
+        *fever_symmetric("v0.1_full"),
+        *climate_fever(hold=False, max_neutral=1500),
+        *healthver("dev"),
+        *covidfact("train"),
+        *arc_fit,
+        *fnc,
+        *contrast_pairs(supported.values()),
+        *sentence_contrasts(),
+    ]
 
 
 def tokenize(tokenizer, pairs: Sequence[VerifyPair]) -> list[list[int]]:  # type: ignore[no-untyped-def]

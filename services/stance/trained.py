@@ -5,10 +5,10 @@ both are LightGBM models over `services.stance.features` (frozen MiniLM similari
 claim against the article's sentences, lexical overlap, refuting/hedging/negation cues).
 When the folder ships a claim verifier (a MiniLM cross-encoder delta in `verifier/`), each
 related claim's evidence sentences get a verdict (supports / refutes / neutral), and the
-article's agree / disagree / discuss comes from those verdicts (`services.stance.verdicts`)
-instead of stage 2. `evaluation/train_stance.py`, `evaluation/train_verifier.py` and
-`evaluation/train_verdicts.py` write the folder: LightGBM text models, the IDF table, the
-verifier and a `stance_model.json` manifest.
+article's agree / disagree / discuss comes from those verdicts and stage 2's probabilities
+together (`services.stance.verdicts`). `evaluation/train_stance.py`,
+`evaluation/train_verifier.py` and `evaluation/train_verdicts.py` write the folder: LightGBM
+text models, the IDF table, the verifier and a `stance_model.json` manifest.
 """
 
 from __future__ import annotations
@@ -69,12 +69,15 @@ def combine(
 
 
 def shipped_aggregator(folder: str | Path) -> VerdictAggregator | None:
-    """The verdict aggregator a stance model folder ships (None without a verifier entry), for
-    the other verdict backends (NLI) to aggregate as the trained verifier does."""
+    """The verdict-only aggregator a stance model folder ships (None without a verifier entry),
+    for the other verdict backends (NLI) to aggregate as the trained verifier does."""
     path = Path(folder) / MANIFEST
     try:
         entry = json.loads(path.read_text(encoding="utf-8")).get("verifier")
-        return VerdictAggregator.from_json(entry["aggregator"]) if entry else None
+        if not entry:
+            return None
+        agg = VerdictAggregator.from_json(entry.get("verdict_aggregator") or entry["aggregator"])
+        return None if agg.uses_stage2 else agg
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"stance model in {folder}: bad verifier entry: {exc}") from exc
 
@@ -169,11 +172,16 @@ class TrainedStanceDetector:
         )
 
     def verify(
-        self, claims: Sequence[str], evidence: Sequence[Sequence[Evidence]], todo: Sequence[int]
+        self,
+        claims: Sequence[str],
+        evidence: Sequence[Sequence[Evidence]],
+        todo: Sequence[int],
+        p_stage2: np.ndarray,
     ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """For the claims at `todo`: agree / disagree / discuss probabilities from the verdicts
-        on their evidence sentences (rows in `todo` order), and each claim's verdicts. All the
-        pairs go through the verifier together."""
+        on their evidence sentences (and stage 2's, where the aggregator reads them; rows in
+        `todo` order), and each claim's verdicts. All the pairs go through the verifier
+        together."""
         assert self.verifier is not None and self.aggregator is not None
         pairs = [(i, e.text) for i in todo for e in evidence[i]]
         probs = self.verifier.predict([claims[i] for i, _ in pairs], [t for _, t in pairs])
@@ -185,7 +193,8 @@ class TrainedStanceDetector:
             at += n
             texts = [e.text for e in evidence[i]]
             sims = [e.score for e in evidence[i]]
-            rows.append(verdict_features(claims[i], texts, sims, verdicts[i]))
+            stage2 = p_stage2[i] if self.aggregator.uses_stage2 else None
+            rows.append(verdict_features(claims[i], texts, sims, verdicts[i], stage2))
         return self.aggregator.probabilities(np.array(rows)), verdicts
 
     def detect(
@@ -210,7 +219,7 @@ class TrainedStanceDetector:
         if self.verifier is not None:
             todo = [i for i, p in enumerate(p_related) if p >= VERIFIER_MIN_RELATED and evidence[i]]
             if todo:
-                p_stage2[todo], verdicts = self.verify(claims, evidence, todo)
+                p_stage2[todo], verdicts = self.verify(claims, evidence, todo, p_stage2)
         probs, labels = combine(p_related, p_stage2, self.rule)
         results = []
         for i, (claim, row, label) in enumerate(zip(claims, probs, labels, strict=True)):

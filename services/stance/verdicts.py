@@ -5,8 +5,10 @@ sentence whether it *supports* the claim, *refutes* it or leaves it *neutral*. T
 stance among agree / disagree / discuss is a small multinomial logistic regression over those
 verdicts, the sentences' similarity to the claim and cues of hedged reporting ("reportedly",
 "officials said"): a plain report of the claim is agree, a report of its opposite disagree,
-hedged or partial reporting discuss. Its weights are fitted by `evaluation.train_verdicts`
-and stored in the stance model's manifest; every backend uses the same aggregation.
+hedged or partial reporting discuss. The trained backend's aggregator also reads its stage-2
+probabilities (`STAGE2_FEATURES`: the article-level view of the same claim); the verdict-only
+one serves any other verifier (an NLI model). Both are fitted by `evaluation.train_verdicts`
+and stored in the stance model's manifest.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ FEATURES: tuple[str, ...] = (
     "negation_claim",
     "question_claim",
 )
+# The trained stance model's stage-2 agree / disagree / discuss probabilities for the claim.
+STAGE2_FEATURES: tuple[str, ...] = ("stage2_agree", "stage2_disagree", "stage2_discuss")
 
 
 def _cue_rate(text: str, cues: frozenset[str]) -> float:
@@ -50,12 +54,15 @@ def verdict_features(
     texts: Sequence[str],
     similarities: Sequence[float] | np.ndarray,
     verdicts: np.ndarray | Sequence[Sequence[float]],
+    stage2: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
     """One row of `FEATURES` for a claim and its evidence sentences (most similar first);
-    `verdicts` holds their (supports, refutes, neutral) probabilities."""
+    `verdicts` holds their (supports, refutes, neutral) probabilities. With `stage2` (the
+    stage-2 probabilities), the row goes on with `STAGE2_FEATURES`."""
+    tail = [] if stage2 is None else [float(p) for p in stage2]
     v = np.asarray(verdicts, dtype=np.float64).reshape(-1, len(VERDICTS))
     if len(v) == 0:
-        return np.zeros(len(FEATURES))
+        return np.array([0.0] * len(FEATURES) + tail)
     sims = np.clip(np.asarray(similarities, dtype=np.float64), 1e-3, None)
     weights = sims / sims.sum()
     best_support = int(v[:, 0].argmax())
@@ -73,6 +80,7 @@ def verdict_features(
             _cue_rate(" ".join(texts), REFUTING),
             _cue_rate(claim, NEGATION),
             float(claim.rstrip().endswith("?")),
+            *tail,
         ]
     )
 
@@ -86,6 +94,11 @@ class VerdictAggregator:
     coef: tuple[tuple[float, ...], ...]  # one row per article label
     intercept: tuple[float, ...]
     features: tuple[str, ...] = FEATURES
+
+    @property
+    def uses_stage2(self) -> bool:
+        """Whether its rows end with `STAGE2_FEATURES` (the trained backend's aggregator)."""
+        return self.features == FEATURES + STAGE2_FEATURES
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         x = (np.atleast_2d(rows) - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -107,16 +120,17 @@ class VerdictAggregator:
     def from_json(cls, data: Mapping[str, object]) -> VerdictAggregator:
         """Raises ValueError when the stored weights do not fit this code's features."""
         features = tuple(str(f) for f in data["features"])  # type: ignore[attr-defined]
-        if features != FEATURES:
+        if features not in (FEATURES, FEATURES + STAGE2_FEATURES):
             raise ValueError("the aggregator was fitted on other features than this code makes")
         agg = cls(
             mean=tuple(float(x) for x in data["mean"]),  # type: ignore[attr-defined]
             scale=tuple(float(x) for x in data["scale"]),  # type: ignore[attr-defined]
             coef=tuple(tuple(float(x) for x in r) for r in data["coef"]),  # type: ignore[attr-defined]
             intercept=tuple(float(x) for x in data["intercept"]),  # type: ignore[attr-defined]
+            features=features,
         )
         shape = np.asarray(agg.coef).shape
-        if shape != (len(ARTICLE_LABELS), len(FEATURES)) or len(agg.mean) != len(FEATURES):
+        if shape != (len(ARTICLE_LABELS), len(features)) or len(agg.mean) != len(features):
             raise ValueError(f"the aggregator's weights have the wrong shape {shape}")
         return agg
 

@@ -22,10 +22,11 @@ from services.stance.cross import (
     save_delta,
     trainable_prefixes,
 )
-from services.stance.trained import VERIFIER_FOLDER, TrainedStanceDetector
+from services.stance.trained import VERIFIER_FOLDER, TrainedStanceDetector, shipped_aggregator
 from services.stance.verdicts import (
     ARTICLE_LABELS,
     FEATURES,
+    STAGE2_FEATURES,
     VERDICTS,
     VerdictAggregator,
     verdict_features,
@@ -122,6 +123,71 @@ def test_the_aggregator_reads_the_verdicts() -> None:
     assert labels == ["agree", "disagree", "discuss"]
     assert VerdictAggregator.from_json(agg.to_json()) == agg
     assert verdict_features("a claim", [], [], np.zeros((0, 3))).shape == (len(FEATURES),)
+
+
+def _stacked_aggregator() -> VerdictAggregator:
+    """Agree follows stage 2's agree, disagree its disagree: the verdicts weigh nothing."""
+    features = FEATURES + STAGE2_FEATURES
+    coef = np.zeros((len(ARTICLE_LABELS), len(features)))
+    coef[0, features.index("stage2_agree")] = 8.0
+    coef[1, features.index("stage2_disagree")] = 8.0
+    coef[2, features.index("stage2_discuss")] = 8.0
+    return VerdictAggregator(
+        mean=(0.0,) * len(features),
+        scale=(1.0,) * len(features),
+        coef=tuple(tuple(r) for r in coef),
+        intercept=(0.0, 0.0, 0.0),
+        features=features,
+    )
+
+
+def test_the_trained_backends_aggregator_also_reads_stage_2(tmp_path: Path) -> None:
+    agg = _stacked_aggregator()
+    assert agg.uses_stage2 and not _aggregator().uses_stage2
+    texts, sims, supports = ["Kerry flew to Sochi."], [0.8], [[0.9, 0.05, 0.05]]
+    row = verdict_features("Kerry flew to Sochi", texts, sims, supports, [0.1, 0.8, 0.1])
+    assert row.shape == (len(FEATURES) + len(STAGE2_FEATURES),)
+    assert ARTICLE_LABELS[int(agg.probabilities(row).argmax())] == "disagree"
+    assert VerdictAggregator.from_json(agg.to_json()) == agg
+    with pytest.raises(ValueError, match="other features"):
+        VerdictAggregator.from_json({**agg.to_json(), "features": [*FEATURES, "stage2_agree"]})
+    # Other verifiers (NLI) have no stage 2: they get the verdict-only aggregator, or none.
+    manifest = tmp_path / "stance_model.json"
+    both = {"aggregator": agg.to_json(), "verdict_aggregator": _aggregator().to_json()}
+    manifest.write_text(json.dumps({"verifier": both}), encoding="utf-8")
+    assert shipped_aggregator(tmp_path) == _aggregator()
+    manifest.write_text(json.dumps({"verifier": {"aggregator": agg.to_json()}}), encoding="utf-8")
+    assert shipped_aggregator(tmp_path) is None
+
+
+def test_the_detector_passes_stage_2_to_a_stacked_aggregator(
+    verifier_dir: Path, encoder, reference_text, tmp_path: Path
+) -> None:
+    folder = tmp_path / "stacked"
+    shutil.copytree(verifier_dir, folder)
+    manifest = json.loads((folder / "stance_model.json").read_text(encoding="utf-8"))
+    manifest["verifier"]["aggregator"] = _stacked_aggregator().to_json()
+    (folder / "stance_model.json").write_text(json.dumps(manifest), encoding="utf-8")
+    stacked = TrainedStanceDetector.load(folder)
+    plain = TrainedStanceDetector.load(MODEL_DIR)
+    document = clean_article(reference_text)
+    vectors = encoder.encode([s.text for s in document.sentences])
+    claims = [REFERENCE_TITLE, "Kerry stayed in Washington instead of meeting Putin"]
+    claim_vectors = encoder.encode(claims)
+    with_verifier = stacked.detect(claims, document, vectors, claim_vectors)
+    without = plain.detect(claims, document, vectors, claim_vectors)
+    # The aggregator only follows stage 2 (class weights 1): each related claim gets stage 2's
+    # most probable label, and its evidence is marked with verdicts.
+    assert [s.label == "unrelated" for s in with_verifier] == [
+        s.label == "unrelated" for s in without
+    ]
+    related = [
+        (a, b) for a, b in zip(with_verifier, without, strict=True) if a.label != "unrelated"
+    ]
+    assert related
+    for a, b in related:
+        assert a.label == max(("agree", "disagree", "discuss"), key=lambda k: b.scores[k])
+        assert all(e.verdict in VERDICTS for e in a.evidence)
 
 
 def test_the_deciding_sentence_comes_first() -> None:
