@@ -31,11 +31,40 @@ def _timed_loop(items: Sequence[Any], run: Callable[[Any], None]) -> tuple[float
     return seconds, latencies
 
 
+class PerPairVerifier:
+    """The naive claim verifier: the same network called on one (claim, sentence) pair at a
+    time, in fp32."""
+
+    def __init__(self, verifier: Any) -> None:
+        self.inner = verifier
+        self.labels = verifier.labels
+
+    def predict(self, claims: Sequence[str], passages: Sequence[str]) -> Any:
+        import numpy as np
+        import torch
+
+        rows = []
+        for claim, passage in zip(claims, passages, strict=True):
+            batch = self.inner.tokenizer(
+                [claim], [passage], truncation="only_second",
+                max_length=self.inner.max_length, return_tensors="pt",
+            )  # fmt: skip
+            with torch.inference_mode():
+                logits = self.inner.net(
+                    batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
+                )
+            rows.append(torch.softmax(logits.float(), dim=-1).numpy()[0])
+        return np.array(rows).reshape(-1, len(self.labels))
+
+
 class NaivePipeline:
     """The naive design: sentence-transformers fp32 with its defaults, each article alone,
-    the claims in a second call; then the service's own summarizer and stance detector."""
+    the claims in a second call; then the service's own summarizer and stance detector, its
+    claim verifier (where the model ships one) called pair by pair in fp32."""
 
     def __init__(self, stance: Any) -> None:
+        import copy
+
         from sentence_transformers import SentenceTransformer
 
         from services.embeddings.minilm import packaged_minilm_path
@@ -43,6 +72,9 @@ class NaivePipeline:
 
         self.model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
         self.summarizer = ExtractiveSummarizer()
+        if getattr(stance, "verifier", None) is not None:
+            stance = copy.copy(stance)
+            stance.verifier = PerPairVerifier(stance.verifier)
         self.stance = stance
 
     def analyze(self, a: Article) -> Outcome:

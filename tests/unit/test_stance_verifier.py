@@ -222,3 +222,14 @@ def test_a_missing_or_mismatched_verifier_fails_loudly(verifier_dir: Path, tmp_p
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelLoadError, match="bad verifier entry"):
         TrainedStanceDetector.load(broken)
+
+
+def test_the_benchs_naive_verifier_calls_the_same_network_pair_by_pair(verifier_dir: Path) -> None:
+    from bench.in_process import PerPairVerifier
+
+    model = StanceCrossEncoder.load(verifier_dir / VERIFIER_FOLDER, packaged_minilm_path())
+    claims = ["Kerry meets Putin", "Kerry stayed in Washington"]
+    passages = ["Kerry met Putin in Sochi on Tuesday.", "He flew to Sochi."]
+    naive = PerPairVerifier(model).predict(claims, passages)
+    assert naive.shape == (2, 3)
+    assert naive == pytest.approx(model.predict(claims, passages), abs=2e-2)
