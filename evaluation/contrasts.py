@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 
-from evaluation.claims_data import VerifyPair, claims_dir, held_out, split_body
+from evaluation.claims_data import VerifyPair, arc_part, claims_dir, split_body
 
 # An event and its opposite or failure, both ways; headline forms (present, past, -ing).
 EVENT_OPPOSITES = [
@@ -209,7 +209,7 @@ def sentence_contrasts(per_body: int = 2, seed: int = 13) -> list[VerifyPair]:
         arc_bodies = {int(r["Body ID"]): r["articleBody"] for r in csv.DictReader(f)}
     with (folder / "arc_stances.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    held_arc = {int(r["Body ID"]) for r in rows if held_out(r["Headline"])}
+    held_arc = {int(r["Body ID"]) for r in rows if arc_part(r["Headline"]) != "fit"}
     texts += [b for i, b in sorted(arc_bodies.items()) if i not in held_arc]
     out = []
     for body in texts:

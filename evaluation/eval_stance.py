@@ -124,7 +124,7 @@ def main() -> None:
         data["latency"] = measure_latency(detector, cache.encoder)
         manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         write_card(args.model)
-    arc_pairs, arc_bodies = arc_articles(hold=True)
+    arc_pairs, arc_bodies = arc_articles("hold")
     arc = score_pairs(detector, arc_pairs, arc_bodies, cache, "arc hold-out")
     sentence = verifier_figures(detector)
     for name, r in (("FNC-1 competition test", report), ("ARC hold-out (by claim)", arc)):

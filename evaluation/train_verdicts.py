@@ -9,10 +9,12 @@ its verdicts, the similarities and the hedging cues into one row per claim, and 
 logistic regression (`VerdictAggregator`) maps the row to agree / disagree / discuss. Two are
 fitted: the trained backend's, whose rows also hold stage 2's probabilities (out of sample:
 `evaluation.train_stance` writes them for its hold-out from the models fitted without it, to
-var/cache/stance/holdout-lgb.npz), and a verdict-only one for other verifiers (NLI).
+var/cache/stance/holdout-lgb.npz; stage 2 never saw ARC), and a verdict-only one for other
+verifiers (NLI).
 
 Both are fitted on the FNC-1 train hold-out (whole body clusters, `evaluation.train_stance`'s
-split), which the verifier never saw; the regularisation and the decision's class weights are
+split) and ARC's aggregate cut (`claims_data.arc_part`), which the verifier never saw; the
+regularisation and the decision's class weights are
 chosen by 5-fold cross-validation grouped by body, for the three classes' macro-F1. With
 `--write`, the delta is copied to `<model>/verifier/` and the manifest gains its `verifier`
 entry; without it the figures are only printed.
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.fnc_data import CACHE_DIR, REPO_ROOT, EmbeddingCache, body_groups
-from services.stance.trained import MANIFEST, VERIFIER_FOLDER
+from services.stance.trained import MANIFEST, VERIFIER_FOLDER, TrainedStanceDetector
 from services.stance.verdicts import (
     ARTICLE_LABELS,
     FEATURES,
@@ -58,13 +60,25 @@ class ClaimRows:
     gold: list[str]
     groups: list[int]
     keys: tuple[str, ...] = ()  # "headline ||| body id", as train_stance keys its hold-out
+    stage2: np.ndarray | None = None  # the shipped stage 2's probabilities, where it never fit
+
+
+def joined(a: ClaimRows, b: ClaimRows) -> ClaimRows:
+    """Both sets' rows; b's CV groups moved clear of a's."""
+    offset = max(a.groups) + 1
+    return ClaimRows(
+        np.vstack([a.x, b.x]), a.gold + b.gold, a.groups + [g + offset for g in b.groups]
+    )
 
 
 HOLDOUT_STAGE2 = CACHE_DIR / "holdout-lgb.npz"
 
 
 def with_stage2(rows: ClaimRows, path: Path = HOLDOUT_STAGE2) -> ClaimRows:
-    """The rows followed by stage 2's out-of-sample probabilities (`STAGE2_FEATURES`)."""
+    """The rows followed by stage 2's out-of-sample probabilities (`STAGE2_FEATURES`): their
+    own where stage 2 never saw their set (ARC), else train_stance's hold-out ones (FNC-1)."""
+    if rows.stage2 is not None:
+        return ClaimRows(np.hstack([rows.x, rows.stage2]), rows.gold, rows.groups, rows.keys)
     if not path.is_file():
         raise SystemExit(f"{path} is missing: run `python -m evaluation.train_stance --out DIR`")
     saved = np.load(path)
@@ -74,14 +88,25 @@ def with_stage2(rows: ClaimRows, path: Path = HOLDOUT_STAGE2) -> ClaimRows:
 
 
 def claim_rows(
-    verifier, fingerprint: str, pairs, bodies, cache: EmbeddingCache, tag: str
+    verifier, fingerprint: str, pairs, bodies, cache: EmbeddingCache, tag: str, stance=None
 ) -> ClaimRows:  # type: ignore[no-untyped-def]
     """Feature rows for the related `pairs`, the evidence found as the service finds it; the
-    verifier's probabilities are cached by verifier and pairs."""
+    verifier's probabilities are cached by verifier and pairs. With `stance` (the shipped
+    TrainedStanceDetector), its stage-2 probabilities come along."""
+    from services.stance.features import claim_matrix
     from services.stance.similarity import top_evidence
 
-    claims, texts, sims, gold, groups, keys = [], [], [], [], [], []
+    claims, texts, sims, gold, groups, keys, stage2 = [], [], [], [], [], [], []
     for group in body_groups(pairs, bodies, cache, tag):
+        if stance is not None and group.document.sentences:
+            features = claim_matrix(
+                group.claims,
+                group.claim_vectors,
+                group.document,
+                group.sentence_vectors,
+                stance.lexical,
+            )
+            stage2.extend(np.asarray(stance.stage2.predict(features, num_threads=1)))
         for row, claim, vector in zip(group.rows, group.claims, group.claim_vectors, strict=True):
             if not group.document.sentences:
                 continue
@@ -109,7 +134,9 @@ def claim_rows(
     for claim, t, s in zip(claims, texts, sims, strict=True):
         rows.append(verdict_features(claim, t, s, probs[at : at + len(t)]))
         at += len(t)
-    return ClaimRows(np.array(rows), gold, groups, tuple(keys))
+    return ClaimRows(
+        np.array(rows), gold, groups, tuple(keys), np.array(stage2) if stance is not None else None
+    )
 
 
 def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> tuple[float, dict[str, float]]:
@@ -180,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    from evaluation.claims_data import arc_articles
     from evaluation.fnc_data import load_bodies, load_pairs
     from evaluation.train_stance import HOLDOUT_FRACTION, SEED, cluster_holdout, split_pairs
     from services.embeddings.minilm import packaged_minilm_path
@@ -194,17 +222,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     held = cluster_holdout(pairs, sorted(bodies), HOLDOUT_FRACTION, SEED)
     _, hold = split_pairs(pairs, held)
     related = [p for p in hold if p.stance != "unrelated"]
-    rows = claim_rows(verifier, fingerprint, related, bodies, cache, "fnc-1 train hold-out")
-    counts = {label: rows.gold.count(label) for label in ARTICLE_LABELS}
-    logger.info("%d related hold-out claims: %s", len(rows.gold), counts)
-    stacked = with_stage2(rows)
+    fnc = claim_rows(verifier, fingerprint, related, bodies, cache, "fnc-1 train hold-out")
+    shipped = TrainedStanceDetector.load(args.model)  # stage 2 never saw ARC
+    arc_pairs, arc_bodies = arc_articles("aggregate")
+    arc_related = [p for p in arc_pairs if p.stance != "unrelated"]
+    arc = claim_rows(verifier, fingerprint, arc_related, arc_bodies, cache, "arc", shipped)
+    fitted_on = []
+    for name, part in (("FNC-1 train hold-out", fnc), ("ARC aggregate cut", arc)):
+        counts = {label: part.gold.count(label) for label in ARTICLE_LABELS}
+        fitted_on.append(f"{name}: {len(part.gold)} related claims {counts}")
+        logger.info(fitted_on[-1])
+    rows = joined(fnc, arc)
+    stacked = joined(with_stage2(fnc), with_stage2(arc))
     c, weights, oof = tune(stacked)
     c_v, _, oof_v = tune(rows)
+    n_fnc = len(fnc.gold)
+    for name, cut in (("FNC-1", slice(0, n_fnc)), ("ARC", slice(n_fnc, None))):
+        oof_probs = cross_validate(stacked, c)[cut]
+        score, per = macro_f1(stacked.gold[cut], decide(oof_probs, weights))
+        logger.info("out of fold on %s alone: macro-F1 %.3f %s", name, score, per)
     entry = {
         "aggregator": fit(stacked.x, stacked.gold, c, FEATURES + STAGE2_FEATURES).to_json(),
         "verdict_aggregator": fit(rows.x, rows.gold, c_v).to_json(),
         "class_weights": list(weights),
-        "fitted_on": f"FNC-1 train hold-out, {len(rows.gold)} related claims {counts}",
+        "fitted_on": "; ".join(fitted_on),
         "regularisation_c": c,
         "out_of_fold": oof,
         "out_of_fold_verdicts_only": oof_v,

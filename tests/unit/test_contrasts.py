@@ -51,3 +51,15 @@ def test_a_name_is_swapped_for_another_person_of_the_article_not_a_title() -> No
     swapped = _swapped_name("Lauren Davis beat Eugenie Bouchard", ["Serena Williams"], rng)
     assert swapped == "Lauren Davis beat Serena Williams"
     assert _swapped_name("The Islamic State claimed it", ["Suhaib Majeed"], rng) is None
+
+
+def test_arc_is_cut_by_claim_into_a_hold_out_an_aggregate_cut_and_the_verifiers_part() -> None:
+    from evaluation.claims_data import arc_part, held_out
+
+    claims = [f"Claim number {i} about an event" for i in range(2000)]
+    parts = [arc_part(c) for c in claims]
+    share = {p: parts.count(p) / len(parts) for p in ("hold", "aggregate", "fit")}
+    assert 0.12 < share["hold"] < 0.18 and 0.12 < share["aggregate"] < 0.18
+    # The hold-out is the one the other sets use, and the cut ignores case and spacing.
+    assert all((p == "hold") == held_out(c) for c, p in zip(claims, parts, strict=True))
+    assert arc_part("Kerry  meets PUTIN") == arc_part("kerry meets putin")
