@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -129,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from worker.wiring import build_analyzer
 
     overrides = {"NEWSNLP_STANCE_BACKEND": args.backend} if args.backend else {}
-    analyzer = build_analyzer(WorkerSettings.from_env(overrides))
+    analyzer = build_analyzer(WorkerSettings.from_env({**os.environ, **overrides}))
     claims = load_checklist()
     print(report(claims, predict(analyzer, claims, root)))
     return 0

@@ -243,18 +243,24 @@ def sentence_contrasts(per_body: int = 2, seed: int = 13) -> list[VerifyPair]:
     return out
 
 
+def edited_claims(claim: str, evidence: str, rng: random.Random) -> list[str]:
+    """The claim with one fact changed, by each edit that applies: its event replaced by the
+    opposite, a number changed, its country swapped for one `evidence` does not name, negated."""
+    edits = [
+        _opposite_event(claim),
+        _changed_number(claim, rng),
+        _swapped_country(claim, evidence, rng),
+        _negated(claim),
+    ]
+    return [e for e in edits if e and e != claim]
+
+
 def contrast_pairs(supported: Iterable[VerifyPair], seed: int = 11) -> list[VerifyPair]:
     """One refuting claim made from each supported claim that an edit applies to."""
     rng = random.Random(seed)
     out = []
     for pair in supported:
-        edits = [
-            _opposite_event(pair.claim),
-            _changed_number(pair.claim, rng),
-            _swapped_country(pair.claim, pair.evidence, rng),
-            _negated(pair.claim),
-        ]
-        made = [e for e in edits if e and e != pair.claim]
+        made = edited_claims(pair.claim, pair.evidence, rng)
         if made:
             # One edit, drawn: the first applicable would be an event opposite nearly always.
             claim = rng.choice(made)
