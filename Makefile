@@ -70,14 +70,15 @@ eval-checklist: install ## The stance model on hand-written claims over real art
 
 eval: eval-stance eval-summary eval-checklist ## All the evaluations
 
-train-stance: install ## Retrain the stance model from FNC-1 train (reproducible, resumable)
+train-stance: install ## Retrain the whole stance model (LightGBM stages, claim verifier, aggregator) into models/stance (~35 min on 2 cores, resumable)
 	$(PY) -m evaluation.train_stance
+	$(MAKE) train-verifier
 
-train-verifier: install ## Train the claim verifier (var/verifier, resumable) and fit its aggregator; prints the hold-outs, ships nothing
+train-verifier: install ## Train the claim verifier (resumable) and its aggregator, and ship both into models/stance
 	$(PY) -m evaluation.train_verifier --layers 6 --epochs 2 --lr 5e-5 --out var/verifier
 	@# stage 2's out-of-sample hold-out probabilities, which the aggregator is fitted on
 	test -f var/cache/stance/holdout-lgb.npz || $(PY) -m evaluation.train_stance --out var/stance_retrain
-	$(PY) -m evaluation.train_verdicts --verifier var/verifier
+	$(PY) -m evaluation.train_verdicts --verifier var/verifier --write
 
 bench: install ## Throughput: naive vs in-process vs end-to-end vs raw model, in one run (<= 10 min)
 	$(PY) -m bench.throughput

@@ -50,6 +50,46 @@ def _trials(t: dict) -> str:
     return "\n".join([*lines, "", "Verdict: " + t["cross_encoder_verdict"]])
 
 
+SOURCES = {
+    "snli": "SNLI dev (CC BY-SA 4.0; the e-SNLI files: MIT)",
+    "fever-symmetric": "FEVER-Symmetric v0.1 (Wikipedia terms, else CC BY-SA 3.0)",
+    "climate-fever": "Climate-FEVER outside its hold-out (no license stated; Wikipedia text)",
+    "healthver": "HealthVer dev (no license stated)",
+    "covidfact": "COVID-Fact train (no license stated)",
+    "arc": "ARC, the verifier's cut by claim (Apache-2.0)",
+    "fnc-1": "FNC-1 train outside the hold-out (no license stated; research use)",
+    "contrast-fnc-1": "refuting claims made here from supported FNC-1 headlines (as FNC-1)",
+    "contrast-arc": "refuting claims made here from supported ARC headlines (Apache-2.0)",
+    "sentence-contrast": "claims made here from FNC-1 and ARC sentences (as their source)",
+}
+
+
+def _verifier(m: dict, folder: Path) -> str:
+    entry = m.get("verifier")
+    config = folder / "verifier" / "cross_encoder.json"
+    if not entry or not config.is_file():
+        return ""
+    c = json.loads(config.read_text(encoding="utf-8"))
+    layers = sum(p.startswith("base.encoder.layer.") for p in c["trained_prefixes"])
+    mb = sum(f.stat().st_size for f in (folder / "verifier").iterdir()) / 1e6
+    rows = [f"| {SOURCES.get(k, k)} | {n:,} |" for k, n in c.get("sources", {}).items()]
+    oof = entry["out_of_fold"]
+    return "\n".join([
+        "", "Claim verifier (`verifier/`): all-MiniLM-L6-v2 as a cross-encoder, its top "
+        f"{layers} layers and a linear head on the mean-pooled output fine-tuned to say whether "
+        "the evidence *supports* the claim, *refutes* it or leaves it *neutral* "
+        f"({c['pairs']:,} pairs, {c['epochs']:g} epochs, {c.get('train_minutes_this_run', '?')} "
+        f"min on 2 cores; an fp16 delta over the packaged weights, {mb:.1f} MB):", "",
+        "| training set (license) | pairs |", "|---|---|", *rows, "",
+        "Each related claim's evidence sentences get a verdict; a multinomial logistic "
+        "regression over the verdicts, the similarities, hedging cues and stage 2's "
+        f"probabilities gives agree / disagree / discuss, fitted on {entry['fitted_on']} "
+        f"(out of fold: macro-F1 {oof['macro_f1']:.3f}, agree {oof['agree']:.3f}, disagree "
+        f"{oof['disagree']:.3f}, discuss {oof['discuss']:.3f}). The decision's class weights "
+        f"(agree, disagree, discuss) = {tuple(entry['class_weights'])}.", "",
+    ])  # fmt: skip
+
+
 def render_card(folder: Path) -> str:
     m = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     t, test, latency = m["training"], m.get("test"), m.get("latency")
@@ -71,6 +111,7 @@ def render_card(folder: Path) -> str:
         power=t["stage2_class_weight_power"], threshold=d["related_threshold"],
         class_weights=tuple(d["class_weights"]), rows="\n".join(rows),
         related_accuracy=hold["related_accuracy"], trials=_trials(t), test_report=test_report,
+        verifier=_verifier(m, folder),
         training_min=t["seconds"] / 60,
         artifact=f"{size / 1e6:.2f} MB ({', '.join(artifact_files(folder))}).",
         latency="" if not latency else (

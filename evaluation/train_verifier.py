@@ -22,6 +22,7 @@ import math
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -286,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         MAX_LENGTH,
         extra={
             "pairs": len(pairs),
+            "sources": dict(sorted(Counter(p.source for p in pairs).items())),
             "epochs": args.epochs,
             "train_minutes_this_run": round(minutes, 1),
             "holdouts": figures,
