@@ -79,12 +79,14 @@ def test_paste_an_article_and_read_summary_and_stance(stack, page, reference_tex
             fill = bar.locator(".fill").bounding_box()["width"]
             track = bar.locator(".bar").bounding_box()["width"]
             assert fill / track == pytest.approx(score, abs=0.02)
-        # Each evidence sentence its own quote; no verdict where the result has none.
+        # Each evidence sentence its own quote, its verdict where the result has one.
         quotes = card.locator(".evidence .quote")
         assert quotes.locator(".quote-text").all_inner_texts() == [
             f"“{e['text']}”" for e in stance["evidence"]
         ]
-        assert card.locator(".verdict").count() == 0
+        with_verdict = [e for e in stance["evidence"] if e.get("verdict")]
+        assert card.locator(".verdict").count() == len(with_verdict)
+        assert bool(with_verdict) == (stance["label"] != "unrelated")
 
     cards.nth(0).locator(".evidence button").first.click()
     assert page.locator("#article-view mark.evidence").count() == 1
@@ -94,9 +96,9 @@ def test_paste_an_article_and_read_summary_and_stance(stack, page, reference_tex
 
 
 def test_each_evidence_sentence_shows_its_verdict(stack, page, reference_text):
-    """Verdicts as the API gives them (supports / refutes / neutral, and a score): the job's
-    real answer with verdicts added on its way to the page, since no shipped model makes
-    them yet."""
+    """Verdicts as the API gives them (supports / refutes / neutral, with or without a score):
+    the job's real answer with its verdicts replaced on its way to the page, to show each
+    form."""
     verdicts = [("refutes", 0.91), ("supports", None), (None, None)]
 
     def add_verdicts(route) -> None:
@@ -106,6 +108,8 @@ def test_each_evidence_sentence_shows_its_verdict(stack, page, reference_text):
             for evidence, (verdict, score) in zip(
                 body["result"]["stance"][0]["evidence"], verdicts, strict=False
             ):
+                evidence.pop("verdict", None)
+                evidence.pop("verdict_score", None)
                 if verdict:
                     evidence["verdict"] = verdict
                 if score is not None:

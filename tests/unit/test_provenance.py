@@ -78,9 +78,12 @@ def test_runtime_names():
     assert torch_runtime("float32") == "torch fp32"
     for dtype, runtime in (("float32", "torch fp32"), ("bfloat16", "torch bf16")):
         models = describe_models(WorkerSettings(redis_url="redis://x", encoder_dtype=dtype))
-        assert [(m.stage, m.runtime) for m in models] == [
+        assert [(m.stage, m.runtime) for m in models][:3] == [
             ("encoder", runtime), ("summarizer", "numpy"), ("stance", "lightgbm"),
         ]  # fmt: skip
+        # The shipped stance model has a claim verifier, in bfloat16 where the CPU has it.
+        assert models[3].stage == "stance_verifier"
+        assert models[3].runtime in ("torch bf16", "torch fp32")
     onnx = describe_models(WorkerSettings(redis_url="redis://x", encoder="onnx"))
     assert onnx[0].runtime == "onnx int8"
     assert onnx[0].version != describe_models(WorkerSettings(redis_url="redis://x"))[0].version
@@ -90,6 +93,10 @@ def test_a_stance_folder_with_a_verifier_adds_its_stage(tmp_path):
     folder = tmp_path / "stance"
     shutil.copytree(DEFAULT_STANCE_MODEL, folder)
     manifest = json.loads((folder / "stance_model.json").read_text())
+    # Without its verifier first: the stance stage alone.
+    manifest.pop("verifier", None)
+    shutil.rmtree(folder / "verifier", ignore_errors=True)
+    (folder / "stance_model.json").write_text(json.dumps(manifest))
     plain = describe_models(WorkerSettings(redis_url="redis://x", stance_model=str(folder)))
     assert [m.stage for m in plain] == ["encoder", "summarizer", "stance"]
 
