@@ -39,6 +39,10 @@ def _print_job(job: dict[str, Any], name: str | None = None) -> None:
     for stance in result.get("stance", []):
         best = stance["scores"][stance["label"]]
         print(f"  stance: {stance['label']:<9} ({best:.2f})  {stance['claim']}")
+        first = (stance.get("evidence") or [{}])[0]
+        if stance["label"] != "unrelated" and first.get("verdict"):
+            text = first["text"] if len(first["text"]) <= 100 else first["text"][:99] + "…"
+            print(f"    {first['verdict']} ({first.get('verdict_score') or 0:.2f}): “{text}”")
     if job.get("error"):
         print(f"  error: {job['error']['code']}: {job['error']['message']}")
 

@@ -43,3 +43,39 @@ def test_help_says_what_the_options_are(capsys):
     assert "--api-key API_KEY the API key" in text
     assert "without --wait, only the file and its job id" in text
     assert "the others go on" in text
+
+
+def test_a_related_claims_deciding_sentence_is_printed_with_its_verdict(capsys):
+    from cli.main import _print_job
+
+    sentence = "Kerry arrived in Sochi on Tuesday for talks with Putin. " * 3
+    job = {
+        "id": "abc",
+        "status": "succeeded",
+        "result": {
+            "stance": [
+                {
+                    "claim": "Kerry stayed in Washington",
+                    "label": "disagree",
+                    "scores": {"agree": 0.1, "disagree": 0.7, "discuss": 0.1, "unrelated": 0.1},
+                    "evidence": [
+                        {"text": sentence, "verdict": "refutes", "verdict_score": 0.91},
+                        {"text": "Another.", "verdict": "neutral", "verdict_score": 0.5},
+                    ],
+                },
+                {
+                    "claim": "Barcelona beat Real Madrid",
+                    "label": "unrelated",
+                    "scores": {"agree": 0.0, "disagree": 0.0, "discuss": 0.0, "unrelated": 1.0},
+                    "evidence": [{"text": "Ties collapsed."}],
+                },
+            ]
+        },
+    }
+    _print_job(job)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  stance: disagree  (0.70)  Kerry stayed in Washington"
+    assert lines[2].startswith("    refutes (0.91): “Kerry arrived in Sochi")
+    assert lines[2].endswith("…”") and len(lines[2]) < 130
+    assert lines[3] == "  stance: unrelated (1.00)  Barcelona beat Real Madrid"
+    assert len(lines) == 4
