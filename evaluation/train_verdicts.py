@@ -108,20 +108,15 @@ def claim_rows(
     """Feature rows for the related `pairs`, the evidence found as the service finds it; the
     verifier's probabilities are cached by verifier and pairs. With `stance` (the shipped
     TrainedStanceDetector), its stage-2 probabilities come along."""
-    from services.stance.features import claim_matrix
     from services.stance.similarity import top_evidence
 
     claims, texts, sims, gold, groups, keys, stage2 = [], [], [], [], [], [], []
     for group in body_groups(pairs, bodies, cache, tag):
         if stance is not None and group.document.sentences:
-            features = claim_matrix(
-                group.claims,
-                group.claim_vectors,
-                group.document,
-                group.sentence_vectors,
-                stance.lexical,
+            _, p_stage2 = stance.stage_probabilities(
+                group.claims, group.document, group.sentence_vectors, group.claim_vectors
             )
-            stage2.extend(np.asarray(stance.stage2.predict(features, num_threads=1)))
+            stage2.extend(p_stage2)
         for row, claim, vector in zip(group.rows, group.claims, group.claim_vectors, strict=True):
             if not group.document.sentences:
                 continue
@@ -196,21 +191,25 @@ def cross_validate(rows: ClaimRows, c: float) -> np.ndarray:
     return out
 
 
-def tune(rows: ClaimRows) -> tuple[float, tuple[float, float, float], dict[str, object]]:
-    """The regularisation and decision weights with the best out-of-fold macro-F1."""
+def tune(
+    rows: ClaimRows,
+) -> tuple[float, tuple[float, float, float], dict[str, object], np.ndarray]:
+    """The regularisation and decision weights with the best out-of-fold macro-F1, that
+    figure, and the out-of-fold probabilities it was read from."""
+    oof = {c: cross_validate(rows, c) for c in C_GRID}
     best: tuple[float, float, tuple[float, float, float]] | None = None
     for c in C_GRID:
-        oof = cross_validate(rows, c)
         for wa, wd in itertools.product(WEIGHT_GRID, WEIGHT_GRID):
             weights = (wa, wd, 1.0)
-            score, _ = macro_f1(rows.gold, decide(oof, weights))
+            score, _ = macro_f1(rows.gold, decide(oof[c], weights))
             if best is None or score > best[0]:
                 best = (score, c, weights)
     assert best is not None
     score, c, weights = best
-    _, per = macro_f1(rows.gold, decide(cross_validate(rows, c), weights))
+    _, per = macro_f1(rows.gold, decide(oof[c], weights))
     logger.info("chosen C %s, weights %s: out-of-fold macro-F1 %.3f %s", c, weights, score, per)
-    return c, weights, {"macro_f1": round(score, 4), **{k: round(v, 4) for k, v in per.items()}}
+    summary = {"macro_f1": round(score, 4), **{k: round(v, 4) for k, v in per.items()}}
+    return c, weights, summary, oof[c]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,9 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stacked = joined(
         joined(with_stage2(fnc), with_stage2(edited), same_bodies=True), with_stage2(arc)
     )
-    c, weights, oof = tune(stacked)
-    c_v, _, oof_v = tune(rows)
-    oof_probs = cross_validate(stacked, c)
+    c, weights, oof, oof_probs = tune(stacked)
+    c_v, _, oof_v, _ = tune(rows)
     at = 0
     for name, part in parts:
         cut = slice(at, at + len(part.gold))

@@ -197,6 +197,18 @@ class TrainedStanceDetector:
             rows.append(verdict_features(claims[i], texts, sims, verdicts[i], stage2))
         return self.aggregator.probabilities(np.array(rows)), verdicts
 
+    def stage_probabilities(
+        self,
+        claims: Sequence[str],
+        document: Document,
+        sentence_vectors: np.ndarray,
+        claim_vectors: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(related) per claim (stage 1) and its agree / disagree / discuss rows (stage 2)."""
+        features = claim_matrix(claims, claim_vectors, document, sentence_vectors, self.lexical)
+        p_related = np.asarray(self.stage1.predict(features, num_threads=1))
+        return p_related, np.asarray(self.stage2.predict(features, num_threads=1))
+
     def detect(
         self,
         claims: Sequence[str],
@@ -206,9 +218,9 @@ class TrainedStanceDetector:
     ) -> list[Stance]:
         if not claims:
             return []
-        features = claim_matrix(claims, claim_vectors, document, sentence_vectors, self.lexical)
-        p_related = np.asarray(self.stage1.predict(features, num_threads=1))
-        p_stage2 = np.asarray(self.stage2.predict(features, num_threads=1))
+        p_related, p_stage2 = self.stage_probabilities(
+            claims, document, sentence_vectors, claim_vectors
+        )
         evidence: list[tuple[Evidence, ...]] = [
             top_evidence(document, sentence_vectors @ v, self.evidence_k, self.evidence_min_score)
             if document.sentences
