@@ -36,25 +36,15 @@ class PerPairVerifier:
     time, in fp32."""
 
     def __init__(self, verifier: Any) -> None:
-        self.inner = verifier
+        import copy
+
+        self.inner = copy.copy(verifier)
+        self.inner.bfloat16 = False
         self.labels = verifier.labels
 
     def predict(self, claims: Sequence[str], passages: Sequence[str]) -> Any:
-        import numpy as np
-        import torch
-
-        rows = []
-        for claim, passage in zip(claims, passages, strict=True):
-            batch = self.inner.tokenizer(
-                [claim], [passage], truncation="only_second",
-                max_length=self.inner.max_length, return_tensors="pt",
-            )  # fmt: skip
-            with torch.inference_mode():
-                logits = self.inner.net(
-                    batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
-                )
-            rows.append(torch.softmax(logits.float(), dim=-1).numpy()[0])
-        return np.array(rows).reshape(-1, len(self.labels))
+        rows = [self.inner.predict([c], [p]) for c, p in zip(claims, passages, strict=True)]
+        return np.vstack(rows) if rows else np.zeros((0, len(self.labels)))
 
 
 class NaivePipeline:

@@ -8,12 +8,11 @@ own sentences (`sentence_contrasts`).
 
 from __future__ import annotations
 
-import csv
 import random
 import re
 from collections.abc import Iterable, Sequence
 
-from evaluation.claims_data import VerifyPair, arc_part, claims_dir, split_body
+from evaluation.claims_data import VerifyPair, arc_articles, split_body
 
 # An event and its opposite or failure, both ways; headline forms (present, past, -ing).
 EVENT_OPPOSITES = [
@@ -204,13 +203,8 @@ def sentence_contrasts(per_body: int = 2, seed: int = 13) -> list[VerifyPair]:
     fnc_bodies = load_bodies("train")
     held = cluster_holdout(load_pairs("train"), sorted(fnc_bodies), HOLDOUT_FRACTION, SEED)
     texts = [b for i, b in sorted(fnc_bodies.items()) if i not in held]
-    folder = claims_dir() / "arc"
-    with (folder / "arc_bodies.csv").open(newline="", encoding="utf-8") as f:
-        arc_bodies = {int(r["Body ID"]): r["articleBody"] for r in csv.DictReader(f)}
-    with (folder / "arc_stances.csv").open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    held_arc = {int(r["Body ID"]) for r in rows if arc_part(r["Headline"]) != "fit"}
-    texts += [b for i, b in sorted(arc_bodies.items()) if i not in held_arc]
+    held_arc = {i for part in ("hold", "aggregate") for i in arc_articles(part)[1]}
+    texts += [b for i, b in sorted(arc_articles("fit")[1].items()) if i not in held_arc]
     out = []
     for body in texts:
         sentences = split_body(body)
