@@ -38,17 +38,28 @@ from tests.conftest import REFERENCE_TITLE
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "stance"
 
 
+def _readable(
+    weights: dict[tuple[str, str], float],
+    intercept: tuple[float, float, float],
+    features: tuple[str, ...] = FEATURES,
+) -> VerdictAggregator:
+    """An aggregator whose only weights are `weights[(label, feature)]`, unstandardised."""
+    coef = np.zeros((len(ARTICLE_LABELS), len(features)))
+    for (label, feature), w in weights.items():
+        coef[ARTICLE_LABELS.index(label), features.index(feature)] = w
+    return VerdictAggregator(
+        mean=(0.0,) * len(features),
+        scale=(1.0,) * len(features),
+        coef=tuple(tuple(r) for r in coef),
+        intercept=intercept,
+        features=features,
+    )
+
+
 def _aggregator() -> VerdictAggregator:
     """Agree follows top_supports, disagree top_refutes: a readable rule for the tests."""
-    coef = np.zeros((len(ARTICLE_LABELS), len(FEATURES)))
-    coef[0, FEATURES.index("top_supports")] = 4.0
-    coef[1, FEATURES.index("top_refutes")] = 4.0
-    return VerdictAggregator(
-        mean=(0.0,) * len(FEATURES),
-        scale=(1.0,) * len(FEATURES),
-        coef=tuple(tuple(r) for r in coef),
-        intercept=(0.0, 0.0, 1.0),
-    )
+    weights = {("agree", "top_supports"): 4.0, ("disagree", "top_refutes"): 4.0}
+    return _readable(weights, (0.0, 0.0, 1.0))
 
 
 @pytest.fixture(scope="module")
@@ -127,18 +138,8 @@ def test_the_aggregator_reads_the_verdicts() -> None:
 
 def _stacked_aggregator() -> VerdictAggregator:
     """Agree follows stage 2's agree, disagree its disagree: the verdicts weigh nothing."""
-    features = FEATURES + STAGE2_FEATURES
-    coef = np.zeros((len(ARTICLE_LABELS), len(features)))
-    coef[0, features.index("stage2_agree")] = 8.0
-    coef[1, features.index("stage2_disagree")] = 8.0
-    coef[2, features.index("stage2_discuss")] = 8.0
-    return VerdictAggregator(
-        mean=(0.0,) * len(features),
-        scale=(1.0,) * len(features),
-        coef=tuple(tuple(r) for r in coef),
-        intercept=(0.0, 0.0, 0.0),
-        features=features,
-    )
+    weights = {(label, f"stage2_{label}"): 8.0 for label in ARTICLE_LABELS}
+    return _readable(weights, (0.0, 0.0, 0.0), FEATURES + STAGE2_FEATURES)
 
 
 def test_the_trained_backends_aggregator_also_reads_stage_2(tmp_path: Path) -> None:
