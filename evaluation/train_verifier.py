@@ -231,8 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         optimizer,
         lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / (total_steps - warmup))),
     )
+    # The run is keyed by its data as well as its settings: a checkpoint of other pairs
+    # (changed data code, another --limit) is never resumed.
+    data_key = hashlib.sha256(
+        json.dumps([(p.claim, p.evidence, p.verdict) for p in pairs]).encode()
+    ).hexdigest()[:12]
     run_key = hashlib.sha256(
-        f"{len(pairs)} {args.layers} {args.batch_size} {args.lr} {args.epochs}".encode()
+        f"{data_key} {args.layers} {args.batch_size} {args.lr} {args.epochs}".encode()
     ).hexdigest()[:12]
     checkpoint = CACHE / f"checkpoint-{run_key}.pt"
     step = 0
