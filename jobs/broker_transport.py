@@ -11,9 +11,11 @@ Also: when the consumer drops a connection Redis closed (a restart), kombu close
 channel, and then hands back the messages it holds, or acks a job that ends meanwhile, with
 a client built from a connection already released: an AttributeError that Celery does not
 recover from either (the chaos run's Redis restart stopped workers so, on both paths; kombu
-issues #582 and #970 are the same). Those messages stay in Redis's unacked set, which
-redelivers them after the visibility timeout (a job that has ended is not run again): the
-worker logs it and goes on.
+issues #582 and #970 are the same). So does a job that asks for its message to be requeued
+(no replica confirmed its end in time) after its connection was lost in a failover: both
+workers of the chaos run's failover step stopped so when the machine was CPU-starved. Those
+messages stay in Redis's unacked set, which redelivers them after the visibility timeout (a
+job that has ended is not run again): the worker logs it and goes on.
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ class QoS(kombu_redis.QoS):
         except AttributeError:  # the connection is already released (see the module's doc)
             logger.warning("message %s not acked on a closed connection: it is redelivered "
                            "after the visibility timeout", delivery_tag)  # fmt: skip
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        try:
+            super().reject(delivery_tag, requeue=requeue)
+        except AttributeError:  # the connection is already released (see the module's doc)
+            logger.warning("message %s not handed back on a closed connection: it is "
+                           "redelivered after the visibility timeout", delivery_tag)  # fmt: skip
 
 
 class Channel(kombu_redis.Channel):

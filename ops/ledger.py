@@ -115,7 +115,7 @@ class Feed:
 
     def report(self, name: str, client: redis.Redis, notes: str, grace: float = 120) -> dict:
         """Wait until the step's jobs have ended (or the visibility timeout and `grace`
-        passed), print the step's line and return its counts."""
+        passed with none ending), print the step's line and return its counts."""
         final = wait_all_ended(client, self.ids, timeout=VISIBILITY + grace).values()
         finished = sum(1 for s in final if s["status"] == "succeeded")
         failed = sum(1 for s in final if s["status"] == "failed")
@@ -164,13 +164,17 @@ def statuses(client: redis.Redis, ids: list[str]) -> dict[str, dict[str, str]]:
 
 
 def wait_all_ended(client: redis.Redis, ids: list[str], timeout: float) -> dict[str, dict]:
-    deadline = time.monotonic() + timeout
+    """The jobs' statuses once all have ended, or once `timeout` seconds passed in which none
+    ended: a slow (CPU-starved) machine is waited for, a job that is stuck is not."""
+    deadline, ended_before = time.monotonic() + timeout, -1
     while True:
         try:
             current = statuses(client, ids)
         except redis.exceptions.ConnectionError:
             current = {}
-        ended = [s for s in current.values() if s["status"] in ("succeeded", "failed", "canceled")]
-        if current and len(ended) == len(ids) or time.monotonic() > deadline:
+        ended = sum(s["status"] in ("succeeded", "failed", "canceled") for s in current.values())
+        if ended > ended_before:
+            deadline, ended_before = time.monotonic() + timeout, ended
+        if current and ended == len(ids) or time.monotonic() > deadline:
             return current
         time.sleep(0.5)

@@ -91,3 +91,11 @@ def test_an_ack_on_a_released_connection_does_not_stop_the_worker(monkeypatch):
 
     monkeypatch.setattr(kombu_redis.QoS, "ack", ack)
     object.__new__(broker_transport.QoS).ack("tag")  # logged, not raised
+
+
+def test_a_requeue_on_a_released_connection_does_not_stop_the_worker(monkeypatch):
+    def reject(self, delivery_tag, requeue=False):
+        raise AttributeError("'NoneType' object has no attribute 'client'")
+
+    monkeypatch.setattr(kombu_redis.QoS, "reject", reject)
+    object.__new__(broker_transport.QoS).reject("tag", requeue=True)  # logged, not raised
