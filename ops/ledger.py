@@ -19,6 +19,7 @@ import redis
 import requests
 
 from devstack.processes import REPO_ROOT
+from jobs.contract import TERMINAL_STATUSES
 
 SOFT_LIMIT, HARD_LIMIT, VISIBILITY = 20, 25, 30
 WORKER_ENV = {
@@ -119,7 +120,7 @@ class Feed:
         final = wait_all_ended(client, self.ids, timeout=VISIBILITY + grace).values()
         finished = sum(1 for s in final if s["status"] == "succeeded")
         failed = sum(1 for s in final if s["status"] == "failed")
-        lost = sum(1 for s in final if s["status"] not in ("succeeded", "failed", "canceled"))
+        lost = sum(1 for s in final if s["status"] not in TERMINAL_STATUSES)
         duplicated = sum(1 for s in final if int(s["writes"]) > 1)
         reruns = sum(1 for s in final if int(s["attempts"]) > 1)
         discarded = sum(int(s["late"]) for s in final)
@@ -172,7 +173,7 @@ def wait_all_ended(client: redis.Redis, ids: list[str], timeout: float) -> dict[
             current = statuses(client, ids)
         except redis.exceptions.ConnectionError:
             current = {}
-        ended = sum(s["status"] in ("succeeded", "failed", "canceled") for s in current.values())
+        ended = sum(s["status"] in TERMINAL_STATUSES for s in current.values())
         if ended > ended_before:
             deadline, ended_before = time.monotonic() + timeout, ended
         if current and ended == len(ids) or time.monotonic() > deadline:

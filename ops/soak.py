@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import ApiProcess, WorkerProcess, descendants, fresh_dir, proc_mb
+from jobs.contract import TERMINAL_STATUSES
 
 TTL = 60
 # The jobs are submitted faster than two workers end them: the queue's cap on jobs not ended
@@ -99,7 +100,7 @@ def main() -> int:
         elapsed = time.monotonic() - t0
         rss_end = (rss_mb(api.process.pid), [rss_mb(w.process.pid) for w in workers])
         keys_end = client.dbsize()
-        lost = args.jobs - sum(counts.get(s, 0) for s in ("succeeded", "failed", "canceled"))
+        lost = args.jobs - sum(counts.get(s, 0) for s in TERMINAL_STATUSES)
         time.sleep(TTL + 5)
         keys_expired = client.dbsize()
 
