@@ -50,3 +50,24 @@ def task_message(app: Celery, task_name: str, task_id: str, args: list[Any], que
             },
         }
     )
+
+
+# Where kombu's Redis transport keeps the messages its workers hold (taken, not yet acked),
+# by delivery tag: each value is the JSON of [message, exchange, routing key].
+UNACKED_HASH = "unacked"
+
+
+def message_task_id(raw: bytes | str) -> str | None:
+    """The task id of a message as a queue list holds it, or None if it is not a task."""
+    try:
+        return str(json.loads(raw)["headers"]["id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def unacked_task_id(raw: bytes | str) -> str | None:
+    """The task id of a message as the unacked hash holds it, or None."""
+    try:
+        return str(json.loads(raw)[0]["headers"]["id"])
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None

@@ -84,15 +84,21 @@ class JobStore:
         min_replicas: int = 0,
         replica_timeout_ms: int = 1000,
         fence_key: str = "newsnlp:fence",
+        pending_index: str = "newsnlp:pending",
     ) -> None:
         self.lane_counters = {
             Priority.INTERACTIVE: [counter_prefix + "jobs", counter_prefix + "bytes"],
             Priority.BULK: [counter_prefix + "bulk:jobs", counter_prefix + "bulk:bytes"],
         }
-        # What the ending scripts take (store_scripts.RELEASE): both lanes', interactive first.
-        self.counters = [
+        # The index of jobs not ended (their ids, scored by when their message was last
+        # pushed): jobs.sweeper finds jobs whose message is lost there.
+        self.pending_index = pending_index
+        # What the ending scripts take (store_scripts.RELEASE): both lanes' counters,
+        # interactive first, then the index.
+        self.ending_keys = [
             *self.lane_counters[Priority.INTERACTIVE],
             *self.lane_counters[Priority.BULK],
+            pending_index,
         ]
         self.max_queued_jobs = max_queued_jobs
         self.max_queued_bytes = max_queued_bytes
@@ -113,6 +119,7 @@ class JobStore:
         self._finish = client.register_script(store_scripts.FINISH)
         self._cancel = client.register_script(store_scripts.CANCEL)
         self._retract = client.register_script(store_scripts.RETRACT)
+        self._republish = client.register_script(store_scripts.REPUBLISH)
 
     def _replicated(self, script: Any, keys: list[Any], args: list[Any]) -> tuple[Any, bool]:
         """Run `script`; with `min_replicas`, WAIT on the same connection after it. Returns
@@ -162,7 +169,7 @@ class JobStore:
         list_name, message = enqueue or ("", "")
         (created, value), confirmed = self._replicated(
             self._create,
-            keys=[self.key(job_id), *self.lane_counters[priority]],
+            keys=[self.key(job_id), *self.lane_counters[priority], self.pending_index],
             args=[
                 job_id,
                 utc_now(),
@@ -186,7 +193,7 @@ class JobStore:
         if not confirmed:
             if created:
                 self._retract(
-                    keys=[self.key(job_id), *self.counters],
+                    keys=[self.key(job_id), *self.ending_keys],
                     args=[idem_key, job_id, list_name, message],
                 )
             raise ReplicationTimeout
@@ -224,6 +231,7 @@ class JobStore:
             keys=[
                 *self.lane_counters[priority],
                 batch_key,
+                self.pending_index,
                 *(self.key(job.job_id) for job in jobs),
             ],
             args=[
@@ -246,13 +254,34 @@ class JobStore:
             pipe = self.client.pipeline(transaction=False)
             for job in jobs:
                 self._retract(
-                    keys=[self.key(job.job_id), *self.counters],
+                    keys=[self.key(job.job_id), *self.ending_keys],
                     args=["", job.job_id, queue, job.message],
                     client=pipe,
                 )
             pipe.delete(batch_key)
             pipe.execute()
             raise ReplicationTimeout
+
+    def pending_before(self, cutoff: float, limit: int) -> list[str]:
+        """Up to `limit` ids of jobs not ended whose message was last pushed before `cutoff`
+        (seconds since the epoch, by Redis's clock), oldest first."""
+        ids: list[Any] = self.client.zrangebyscore(
+            self.pending_index, "-inf", cutoff, start=0, num=limit
+        )
+        return [str(_text(job_id)) for job_id in ids]
+
+    def forget_pending(self, job_ids: list[str]) -> None:
+        """Take jobs whose record is gone (expired) out of the index."""
+        if job_ids:
+            self.client.zrem(self.pending_index, *job_ids)
+
+    def republish(self, job_id: str, queue: str, message: str) -> bool:
+        """Push a new queue message for a job that has not ended (its own was lost); False,
+        and nothing pushed, when the job has ended or gone meanwhile."""
+        pushed = self._republish(
+            keys=[self.key(job_id), self.pending_index], args=[queue, message, job_id]
+        )
+        return bool(pushed)
 
     def queued(self, priority: Priority = Priority.INTERACTIVE) -> tuple[int, int]:
         """The jobs of a lane not ended yet, and their bytes, as its caps count them."""
@@ -270,15 +299,21 @@ class JobStore:
         error = json.dumps({"code": "canceled", "message": "the job was canceled by a client"})
         args: list[Any] = [utc_now(), error, self.ttl_seconds, self.ended_channel(job_id)]
         outcome = self._cancel(
-            keys=[self.key(job_id), *self.counters],
+            keys=[self.key(job_id), *self.ending_keys],
             args=[*args, *store_scripts.metrics_args(metrics)],
         )
         return _text(outcome) or "missing"
 
     def get(self, job_id: str) -> JobRecord | None:
-        values = self.client.hmget(self.key(job_id), RECORD_FIELDS)
-        raw = {name: _text(value) for name, value in zip(RECORD_FIELDS, values, strict=True)}
-        return record_from_fields(job_id, raw)
+        return _record(job_id, self.client.hmget(self.key(job_id), RECORD_FIELDS))
+
+    def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """The records of `job_ids` in one round trip, None where one is gone."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self.key(job_id), RECORD_FIELDS)
+        rows = pipe.execute()
+        return [_record(job_id, values) for job_id, values in zip(job_ids, rows, strict=True)]
 
     def wait(self, job_id: str, timeout: float) -> JobRecord | None:
         """The job's record as soon as the job has ended, or as it is after `timeout` s.
@@ -357,7 +392,7 @@ class JobStore:
         )
         (status, request), confirmed = self._replicated(
             self._start,
-            keys=[self.key(job_id), *self.counters],
+            keys=[self.key(job_id), *self.ending_keys],
             args=[
                 utc_now(),
                 self.max_attempts,
@@ -405,11 +440,17 @@ class JobStore:
             *store_scripts.metrics_args(metrics),
         ]
         written, confirmed = self._replicated(
-            self._finish, keys=[self.key(job_id), *self.counters], args=args
+            self._finish, keys=[self.key(job_id), *self.ending_keys], args=args
         )
         if written and not confirmed:
             raise ReplicationTimeout
         return bool(written)
+
+
+def _record(job_id: str, values: list[bytes | str | None]) -> JobRecord | None:
+    return record_from_fields(
+        job_id, {name: _text(value) for name, value in zip(RECORD_FIELDS, values, strict=True)}
+    )
 
 
 def _text(value: bytes | str | None) -> str | None:

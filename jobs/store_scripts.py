@@ -47,6 +47,7 @@ def metrics_args(metrics: Increments | None) -> list[str | int]:
 # when out of attempts, FINISH, CANCEL) give it back here, once. KEYS[2] and KEYS[3] are
 # the interactive lane's counters of jobs and bytes, KEYS[4] and KEYS[5] the bulk lane's
 # (a record without a priority is an interactive job's, as every job was before the lanes).
+# KEYS[6] is the index of jobs not ended (jobs.sweeper reads it): the job leaves it here.
 RELEASE = """
 local counted = redis.call('HGET', KEYS[1], 'queued_bytes')
 if counted then
@@ -56,6 +57,7 @@ if counted then
   redis.call('DECR', KEYS[lane])
   redis.call('DECRBY', KEYS[lane + 1], counted)
 end
+redis.call('ZREM', KEYS[6], redis.call('HGET', KEYS[1], 'id') or '')
 """
 
 
@@ -126,9 +128,10 @@ end
 """
 
 # Records a queued job and pushes its message, unless its idempotency key or a full lane says no.
-# KEYS: the job, its lane's counters of queued jobs and bytes. ARGV: id, now, request, pending
-# TTL, idempotency key, request digest, idempotency TTL, queue list, message, owner, the caps
-# on jobs and bytes, the job's size, its priority; then metrics. Answers {1, id},
+# KEYS: the job, its lane's counters of queued jobs and bytes, the index of jobs not ended.
+# ARGV: id, now, request, pending TTL, idempotency key, request digest, idempotency TTL, queue
+# list, message, owner, the caps on jobs and bytes, the job's size, its priority; then
+# metrics. Answers {1, id},
 # {0, '<id> <digest>'} (the idempotency key's job) or {2, ''} (the lane is full: nothing
 # recorded).
 CREATE = (
@@ -148,6 +151,7 @@ if ARGV[5] ~= '' then
 end
 if ARGV[8] ~= '' then
   redis.call('LPUSH', ARGV[8], ARGV[9])
+  redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[1])
 end
 """
     + add_metrics_lua(15)
@@ -157,22 +161,24 @@ return {1, ARGV[1]}
 )
 
 # Records a batch and its queued jobs, all or nothing.
-# KEYS: its lane's counters of queued jobs and bytes, the batch, then
-# each job. ARGV: now, pending TTL, owner, the caps on jobs and bytes, queue list, the batch's
-# job ids (JSON), its size in bytes, the jobs' priority, then (id, request, message, size)
-# for each job; then metrics. Answers 1, or 0 when the queue is full (nothing recorded).
+# KEYS: its lane's counters of queued jobs and bytes, the batch, the index of jobs not ended,
+# then each job. ARGV: now, pending TTL, owner, the caps on jobs and bytes, queue list, the
+# batch's job ids (JSON), its size in bytes, the jobs' priority, then (id, request, message,
+# size) for each job; then metrics. Answers 1, or 0 when the queue is full (nothing recorded).
 CREATE_BATCH = (
     ADMIT
     + """
-local n = #KEYS - 3
+local n = #KEYS - 4
 if not admit(1, 4, n, tonumber(ARGV[8])) then return 0 end
+local now = redis.call('TIME')[1]
 for j = 1, n do
   local a = 9 + 4 * (j - 1)
-  redis.call('HSET', KEYS[3 + j], 'id', ARGV[a + 1], 'status', 'queued', 'created_at', ARGV[1],
+  redis.call('HSET', KEYS[4 + j], 'id', ARGV[a + 1], 'status', 'queued', 'created_at', ARGV[1],
              'attempts', 0, 'request', ARGV[a + 2], 'owner', ARGV[3],
              'queued_bytes', ARGV[a + 4], 'priority', ARGV[9])
-  redis.call('EXPIRE', KEYS[3 + j], ARGV[2])
+  redis.call('EXPIRE', KEYS[4 + j], ARGV[2])
   redis.call('LPUSH', ARGV[6], ARGV[a + 3])
+  redis.call('ZADD', KEYS[4], now, ARGV[a + 1])
 end
 redis.call('HSET', KEYS[3], 'created_at', ARGV[1], 'jobs', ARGV[7], 'owner', ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
@@ -204,7 +210,8 @@ return 'was_' .. status
 
 # Takes back a job whose creation no replica confirmed, as if it had never been made: its
 # record, its queue message, its idempotency key (when it still names this job), its count
-# in its lane. KEYS: the job, the lanes' counters (as RELEASE). ARGV: the idempotency key
+# in its lane and in the index. KEYS: the job, the lanes' counters and the index (as
+# RELEASE). ARGV: the idempotency key
 # or '', the job's id, the queue list, the message. A worker that took the message already
 # finds no record and runs nothing.
 RETRACT = (
@@ -223,3 +230,19 @@ redis.call('DEL', KEYS[1])
 return 1
 """
 )
+
+
+# Pushes a new queue message for a job whose message is lost (jobs.sweeper), unless the job
+# has ended or gone meanwhile (it then leaves the index). KEYS: the job, the index of jobs not
+# ended. ARGV: the queue list, the message, the job's id. Answers 1 when pushed, else 0.
+REPUBLISH = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return 0
+end
+redis.call('LPUSH', ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'republished', 1)
+redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[3])
+return 1
+"""

@@ -21,11 +21,13 @@ import requests
 from devstack.processes import REPO_ROOT
 from jobs.contract import TERMINAL_STATUSES
 
-SOFT_LIMIT, HARD_LIMIT, VISIBILITY = 20, 25, 30
+SOFT_LIMIT, HARD_LIMIT, VISIBILITY, SWEEP = 20, 25, 30, 10
 WORKER_ENV = {
     "NEWSNLP_TASK_SOFT_TIME_LIMIT": str(SOFT_LIMIT),
     "NEWSNLP_TASK_TIME_LIMIT": str(HARD_LIMIT),
     "NEWSNLP_VISIBILITY_TIMEOUT": str(VISIBILITY),
+    # A job whose message a failover lost is queued again 10-30 s after (jobs.sweeper).
+    "NEWSNLP_SWEEP_INTERVAL_SECONDS": str(SWEEP),
     "NEWSNLP_TORCH_THREADS": "1",
 }
 CLAIMS = ["The government denied the report", "Prices rose sharply last year"]
@@ -123,11 +125,12 @@ class Feed:
         lost = sum(1 for s in final if s["status"] not in TERMINAL_STATUSES)
         duplicated = sum(1 for s in final if int(s["writes"]) > 1)
         reruns = sum(1 for s in final if int(s["attempts"]) > 1)
+        republished = sum(1 for s in final if int(s["republished"]) > 0)
         discarded = sum(int(s["late"]) for s in final)
         print(
             f"{name:<34} accepted {len(self.ids):>4}  succeeded {finished:>4}  failed {failed:>2}  "
-            f"lost {lost}  duplicated {duplicated}  re-run {reruns}  late writes refused "
-            f"{discarded}  {time.monotonic() - self.started:6.1f} s  {notes}",
+            f"lost {lost}  duplicated {duplicated}  re-run {reruns}  republished {republished}  "
+            f"late writes refused {discarded}  {time.monotonic() - self.started:6.1f} s  {notes}",
             flush=True,
         )
         return {"accepted": len(self.ids), "finished": finished, "lost": lost + failed,
@@ -151,15 +154,18 @@ def feeding(api: str, n: int, ledger: Ledger, spread: float = 0.0) -> Iterator[F
 def statuses(client: redis.Redis, ids: list[str]) -> dict[str, dict[str, str]]:
     pipe = client.pipeline(transaction=False)
     for job_id in ids:
-        pipe.hmget(f"newsnlp:job:{job_id}", "status", "writes", "late_writes", "attempts")
+        pipe.hmget(
+            f"newsnlp:job:{job_id}", "status", "writes", "late_writes", "attempts", "republished"
+        )
     out = {}
     for job_id, values in zip(ids, pipe.execute(), strict=True):
-        status, writes, late, attempts = (v.decode() if v else None for v in values)
+        status, writes, late, attempts, republished = (v.decode() if v else None for v in values)
         out[job_id] = {
             "status": status or "missing",
             "writes": writes or "0",
             "late": late or "0",
             "attempts": attempts or "0",
+            "republished": republished or "0",
         }
     return out
 

@@ -3,7 +3,8 @@
 Each worker process loads the models once, when it starts (NEWSNLP_PRELOAD_MODELS=true, the
 default) or at its first job, and keeps them for its life. The main process writes a
 heartbeat to Redis every few seconds, with the models the worker runs: the API's /readyz and
-/metrics count the live workers from it, `/v1/models` lists their models. Importing this
+/metrics count the live workers from it, `/v1/models` lists their models. It also runs the
+sweeper (jobs.sweeper), which queues again a job whose message was lost. Importing this
 module reads no setting and creates nothing; `worker.main` is the entrypoint that does.
 """
 
@@ -28,10 +29,12 @@ from jobs.broker import celery_config
 from jobs.contract import ANALYZE_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
+from jobs.queue import task_message
 from jobs.redis_target import redis_client
+from jobs.sweeper import Sweeper, SweeperThread
 from jobs.telemetry import Telemetry
 from services.errors import ModelLoadError
-from worker.base import WorkerApp
+from worker.base import WorkerApp, job_store
 from worker.preflight import check_model_paths, check_redis
 from worker.provenance import describe_models, models_json
 from worker.runtime import configure_threads
@@ -83,14 +86,18 @@ def _connect_signals(app: WorkerApp) -> None:
         name = getattr(sender, "hostname", None) or f"worker-{os.getpid()}"
         heartbeat = Heartbeat(settings, name)
         heartbeat.thread.start()
-        app.heartbeats.append(heartbeat)
+        app.background.append(heartbeat)
+        if settings.sweep_interval > 0:
+            sweeper = _sweeper_thread(app)
+            sweeper.thread.start()
+            app.background.append(sweeper)
         # The main process's own startup state (a pool process freezes its own with its
         # models, `AnalysisTask.resources`).
         freeze_startup_heap()
 
     def on_worker_shutdown(**_: Any) -> None:
-        for heartbeat in app.heartbeats:
-            heartbeat.stop()
+        for thread in app.background:
+            thread.stop()
 
     # weak=False: the handlers are closures that would otherwise be collected at once.
     setup_logging.connect(on_setup_logging, weak=False)
@@ -99,6 +106,24 @@ def _connect_signals(app: WorkerApp) -> None:
     task_postrun.connect(on_task_postrun, weak=False)
     worker_ready.connect(on_worker_ready, weak=False)
     worker_shutdown.connect(on_worker_shutdown, weak=False)
+
+
+def _sweeper_thread(app: WorkerApp) -> SweeperThread:
+    """The sweeper (jobs.sweeper) of this worker's main process: a job whose message is lost
+    is queued again `sweep_interval` to three times that after its loss."""
+    settings = app.settings
+
+    def message_for(job_id: str, queue: str) -> str:
+        return task_message(app, ANALYZE_TASK, job_id, [job_id], queue)
+
+    sweeper = Sweeper(
+        job_store(settings),
+        message_for,
+        min_age=settings.sweep_interval,
+        confirm_seconds=settings.sweep_interval,
+        running_grace=settings.time_limit + settings.sweep_interval,
+    )
+    return SweeperThread(sweeper, settings.sweep_interval)
 
 
 class Heartbeat:

@@ -29,7 +29,8 @@ class WorkerApp(Celery):
     def __init__(self, settings: WorkerSettings) -> None:
         super().__init__("newsnlp")
         self.settings = settings
-        self.heartbeats: list[Any] = []
+        # The main process's daemon threads (heartbeat, sweeper), stopped at shutdown.
+        self.background: list[Any] = []
 
 
 def job_store(settings: WorkerSettings) -> JobStore:

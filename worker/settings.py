@@ -27,6 +27,7 @@ class WorkerSettings:
     soft_time_limit: int = 120
     time_limit: int = 150
     visibility_timeout: int = 600
+    sweep_interval: int = 60  # seconds between sweeps for lost messages (jobs.sweeper); 0: none
     max_attempts: int = 3
     torch_threads: int = 0  # 0: the cores divided by the processes of this worker
     encoder: str = "torch"
@@ -78,6 +79,7 @@ class WorkerSettings:
             visibility_timeout=env_int(
                 env, "NEWSNLP_VISIBILITY_TIMEOUT", max(600, 2 * hard), minimum=hard + 1
             ),
+            sweep_interval=env_int(env, "NEWSNLP_SWEEP_INTERVAL_SECONDS", 60, minimum=0),
             max_attempts=env_int(env, "NEWSNLP_MAX_ATTEMPTS", 3, minimum=1),
             torch_threads=env_int(env, "NEWSNLP_TORCH_THREADS", 0, minimum=0),
             encoder=env_choice(env, "NEWSNLP_ENCODER", "torch", ("torch", "onnx")),
