@@ -194,7 +194,7 @@ class JobStore:
             if created:
                 self._retract(
                     keys=[self.key(job_id), *self.ending_keys],
-                    args=[idem_key, job_id, list_name, message],
+                    args=[idem_key, job_id, list_name, message, *_taken_back(metrics)],
                 )
             raise ReplicationTimeout
         if created:
@@ -252,10 +252,11 @@ class JobStore:
             raise QueueFull
         if not confirmed:
             pipe = self.client.pipeline(transaction=False)
-            for job in jobs:
+            for n, job in enumerate(jobs):
+                taken_back = _taken_back(metrics) if n == 0 else []  # added once, for all
                 self._retract(
                     keys=[self.key(job.job_id), *self.ending_keys],
-                    args=["", job.job_id, queue, job.message],
+                    args=["", job.job_id, queue, job.message, *taken_back],
                     client=pipe,
                 )
             pipe.delete(batch_key)
@@ -445,6 +446,11 @@ class JobStore:
         if written and not confirmed:
             raise ReplicationTimeout
         return bool(written)
+
+
+def _taken_back(metrics: Increments | None) -> list[str | int]:
+    """The metrics arguments that take a creation's `metrics` back."""
+    return store_scripts.metrics_args(metrics.negated() if metrics else None)
 
 
 def _record(job_id: str, values: list[bytes | str | None]) -> JobRecord | None:

@@ -210,10 +210,10 @@ return 'was_' .. status
 
 # Takes back a job whose creation no replica confirmed, as if it had never been made: its
 # record, its queue message, its idempotency key (when it still names this job), its count
-# in its lane and in the index. KEYS: the job, the lanes' counters and the index (as
-# RELEASE). ARGV: the idempotency key
-# or '', the job's id, the queue list, the message. A worker that took the message already
-# finds no record and runs nothing.
+# in its lane and in the index, and what its creation added to the metrics (passed negated).
+# KEYS: the job, the lanes' counters and the index (as RELEASE). ARGV: the idempotency key
+# or '', the job's id, the queue list, the message; then metrics. A worker that took the
+# message already finds no record and runs nothing.
 RETRACT = (
     """
 if ARGV[1] ~= '' then
@@ -227,6 +227,9 @@ redis.call('LREM', ARGV[3], 1, ARGV[4])
     + RELEASE
     + """
 redis.call('DEL', KEYS[1])
+"""
+    + add_metrics_lua(5)
+    + """
 return 1
 """
 )

@@ -39,6 +39,14 @@ class Increments:
     counts: dict[str, int]
     sums: dict[str, float]
 
+    def negated(self) -> Increments:
+        """What takes these increments back (a job's creation taken back, jobs.store)."""
+        return Increments(
+            self.key,
+            {name: -count for name, count in self.counts.items()},
+            {name: -amount for name, amount in self.sums.items()},
+        )
+
 
 def submitted_increments(tasks: Iterable[str]) -> Increments:
     """What a submitted job adds to the metrics; the job store adds them in the same script

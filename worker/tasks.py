@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from celery import Celery
@@ -87,14 +87,23 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
         status = "succeeded"
         timings = {k: v / 1000 for k, v in outcome.get("timings_ms", {}).items()}
         metrics = ended_increments(tasks, status, duration, timings)
-        written = _confirmed(job_id, lambda: store.succeed(job_id, outcome, metrics))
+        end: Callable[[], bool] = partial(store.succeed, job_id, outcome, metrics)
     else:
         code, message = outcome
         status = "failed"
         metrics = ended_increments(tasks, status, duration)
-        written = _confirmed(job_id, lambda: store.fail(job_id, code, message, metrics))
-    if written and job.callback_url:
-        self.app.send_task(WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE)
+        end = partial(store.fail, job_id, code, message, metrics)
+    try:
+        written = with_redis_retry(end)
+    except ReplicationTimeout:
+        # Written on the primary, not confirmed: the next delivery of the message finds the
+        # job ended and sends no webhook, so it goes now. Should a failover lose the end,
+        # the job runs again and its webhook goes again (webhooks are at least once).
+        _send_webhook(self, job_id, job)
+        logger.warning("job %s: no replica confirmed its end in time: message requeued", job_id)
+        raise Reject(requeue=True) from None
+    if written:
+        _send_webhook(self, job_id, job)
     logger.info(
         "job %s %s in %.0f ms%s",
         job_id,
@@ -104,11 +113,15 @@ def analyze(self: AnalysisTask, job_id: str) -> None:
     )
 
 
+def _send_webhook(task: AnalysisTask, job_id: str, job: JobRequest) -> None:
+    if job.callback_url:
+        task.app.send_task(WEBHOOK_TASK, args=[job_id], queue=WEBHOOK_QUEUE)
+
+
 def _confirmed(job_id: str, call: Callable[[], T]) -> T:
-    """`call` the job store (the job's start or its end); when no replica confirms in time
-    what it wrote or read (jobs.store, Sentinel mode), the message is not acknowledged but
-    requeued: the next delivery finds the job ended, or, after a failover that lost the end,
-    runs it again."""
+    """`call` the job store (the job's start); when no replica confirms in time what it
+    read (jobs.store, Sentinel mode), the message is not acknowledged but requeued: the
+    next delivery finds the job ended, or, after a failover that lost the end, runs it."""
     try:
         return with_redis_retry(call)
     except ReplicationTimeout:

@@ -8,6 +8,7 @@ A real primary and a real replica (`--replicaof`), the API app over its test cli
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -15,8 +16,14 @@ import pytest
 from api import create_app
 from api.clients import close_clients
 from devstack.local_redis import LocalRedis
+from devstack.processes import WorkerProcess
 from jobs.contract import BULK_QUEUE, QUEUE
+from jobs.queue import UNACKED_HASH
 from jobs.store import JobStore, ReplicationTimeout
+from jobs.telemetry import METRICS_KEY
+
+from .conftest import WEBHOOK_ENV
+from .test_webhooks import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +85,10 @@ def test_no_replica_in_time_is_503_and_nothing_accepted(pair, client):
     assert redis.get("newsnlp:queued:bulk:jobs") in (None, b"0")
     assert not redis.keys("newsnlp:batch:*")
     assert len(redis.keys("newsnlp:idem:*")) == 1
+    # Nor in the metrics: what the refused creations counted was taken back with them.
+    assert redis.hget(METRICS_KEY, "submitted|summary") == b"1"
+    # Nor in the index the sweeper reads (jobs.sweeper).
+    assert redis.zcard("newsnlp:pending") == 1
 
     # With the replica back, the same key makes a new job (not the refused one's ghost).
     replica.start()
@@ -104,3 +115,44 @@ def test_a_worker_end_no_replica_confirmed_raises(pair):
     replica.start()
     wait_in_sync(replica)
     assert store.start("a" * 32).status == "succeeded"
+
+
+def test_an_end_no_replica_confirmed_sends_its_webhook_and_is_acked_once_one_does(pair, tmp_path):
+    """A real worker with `NEWSNLP_REDIS_MIN_REPLICAS=1` and its replica stopped: the job
+    runs, its end is written but not confirmed, so its message goes back to the queue, and
+    the webhook goes at once (the redelivery finds the job ended and sends none). With the
+    replica back, the redelivery is acknowledged: the queue is empty."""
+    primary, replica = pair
+    receiver = Receiver()
+    env = {"NEWSNLP_REDIS_MIN_REPLICAS": "1", "NEWSNLP_REDIS_REPLICA_TIMEOUT_MS": "200"}
+    hooks = WorkerProcess(
+        primary.url, tmp_path / "hooks.log", name="hooks", role="webhook-worker", **WEBHOOK_ENV
+    )
+    worker = WorkerProcess(primary.url, tmp_path / "worker.log", name="w", **WEBHOOK_ENV, **env)
+    app = create_app(
+        {"REDIS_URL": primary.url, "WEBHOOKS_ENABLED": True, "WEBHOOK_ALLOWLIST": ("127.0.0.1",)}
+    )
+    try:
+        hooks.start()
+        worker.start()
+        replica.stop()
+        body = {**JOB, "callback_url": receiver.url}
+        job_id = app.test_client().post("/v1/jobs", json=body).get_json()["id"]
+        receiver.wait(1)
+        assert [json.loads(b)["id"] for _, b, _ in receiver.received] == [job_id]
+        assert "no replica confirmed its end in time" in worker.read_log()
+        redis = primary.client()
+        assert redis.hget(f"newsnlp:job:{job_id}", "status") == b"succeeded"
+
+        replica.start()
+        wait_in_sync(replica)
+        deadline = time.monotonic() + 30
+        while redis.llen(QUEUE) or redis.hlen(UNACKED_HASH):
+            assert time.monotonic() < deadline, "the message was never acknowledged"
+            time.sleep(0.2)
+        assert len(receiver.received) == 1
+    finally:
+        close_clients(app)
+        worker.stop()
+        hooks.stop()
+        receiver.close()
