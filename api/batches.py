@@ -18,7 +18,7 @@ from api.errors import ApiError
 from api.job_views import check_limits
 from api.schemas import JobCreateSchema, LinksSchema, StrictSchema, check_length
 from api.security import charge, owns
-from jobs.contract import ANALYZE_TASK, LANE_QUEUES, JobStatus, Priority
+from jobs.contract import ANALYZE_TASK, LANE_QUEUES, TERMINAL_STATUSES, JobStatus, Priority
 from jobs.queue import task_message
 from jobs.records import NewJob
 from jobs.request import JobRequest
@@ -138,7 +138,7 @@ def _progress(batch_id: str) -> dict[str, Any]:
     counts = {status.value: 0 for status in JobStatus}
     for status in statuses:
         counts[status] = counts.get(status, 0) + 1
-    ended = {"succeeded", "failed", "canceled", "expired"}
+    ended = {*TERMINAL_STATUSES, "expired"}  # expired: its record is gone
     done = all(status in ended for status in statuses)
     # A batch lives as long as its jobs: the short TTL once every one has ended.
     store.client.expire(

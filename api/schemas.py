@@ -9,7 +9,7 @@ from flask import current_app, has_app_context
 from marshmallow import validate
 
 from api.html_check import has_visible_text
-from jobs.contract import ANALYSIS_TASKS, Priority
+from jobs.contract import ANALYSIS_TASKS, JobStatus, Priority
 
 
 def config_limit(name: str, default: int) -> int:
@@ -274,9 +274,7 @@ class ResultSchema(ma.Schema):
 
 class JobSchema(ma.Schema):
     id = ma.fields.String()
-    status = ma.fields.String(
-        metadata={"enum": ["queued", "running", "succeeded", "failed", "canceled"]}
-    )
+    status = ma.fields.String(metadata={"enum": [status.value for status in JobStatus]})
     created_at = ma.fields.String()
     started_at = ma.fields.String(allow_none=True)
     finished_at = ma.fields.String(allow_none=True)

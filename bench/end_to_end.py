@@ -17,6 +17,7 @@ from bench.corpus import Article
 from bench.figures import Phase
 from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import ApiProcess, WorkerProcess, descendants, proc_mb
+from jobs.contract import TERMINAL_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class StackClient:
         t0 = time.perf_counter()
         body = json.dumps(article.payload()).encode("utf-8")
         job = self._call(connection, "POST", "/v1/jobs?wait=30", body)
-        while job["status"] not in ("succeeded", "failed", "canceled"):
+        while job["status"] not in TERMINAL_STATUSES:
             job = self._call(connection, "GET", job["links"]["self"] + "?wait=30")
         client_ms = (time.perf_counter() - t0) * 1000
         if job["status"] != "succeeded":

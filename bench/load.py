@@ -28,6 +28,7 @@ import requests
 from bench.figures import nearest_rank
 from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import ApiProcess, WorkerProcess, fresh_dir
+from jobs.contract import TERMINAL_STATUSES
 
 PROBE_TIMEOUT = 5.0
 TEXT = (
@@ -47,7 +48,7 @@ def waiter(url: str, outcomes: list[str], started: threading.Barrier, stop: floa
         while time.monotonic() < stop:
             asked = time.monotonic()
             job = _call(session.get, f"{url}/v1/jobs/{job_id}?wait=60", timeout=70)
-            if job["status"] in ("succeeded", "failed", "canceled"):
+            if job["status"] in TERMINAL_STATUSES:
                 good = job["status"] == "succeeded" and bool(job["result"]["summary"]["text"])
                 outcome = "correct" if good else f"ended {job['status']}"
                 break

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-TERMINAL = ("succeeded", "failed", "canceled")
+from jobs.contract import TERMINAL_STATUSES as TERMINAL
 
 
 class ApiError(Exception):

@@ -14,6 +14,7 @@ import requests
 
 from devstack.local_redis import free_port
 from devstack.processes import service_env
+from jobs.contract import TERMINAL_STATUSES
 from tests.conftest import REPO_ROOT
 
 
@@ -31,7 +32,7 @@ class RunningStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             body = requests.get(f"{self.url}/v1/jobs/{job_id}", timeout=5).json()
-            if body["status"] in ("succeeded", "failed", "canceled"):
+            if body["status"] in TERMINAL_STATUSES:
                 return body
             time.sleep(0.2)
         raise TimeoutError(f"job {job_id} not done in {timeout} s")

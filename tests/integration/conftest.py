@@ -15,6 +15,7 @@ from api import create_app
 from api.clients import close_clients
 from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import ApiProcess, WorkerProcess
+from jobs.contract import TERMINAL_STATUSES
 
 WEBHOOK_SECRET = "test-webhook-secret"
 # The webhook worker's deadline per attempt, and its retries, in the tests.
@@ -102,7 +103,7 @@ def wait_for_job(client, job_id: str, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/v1/jobs/{job_id}").get_json()
-        if body["status"] in ("succeeded", "failed", "canceled"):
+        if body["status"] in TERMINAL_STATUSES:
             return body
         time.sleep(0.1)
     raise TimeoutError(f"job {job_id} still {body['status']} after {timeout} s")

@@ -17,6 +17,7 @@ import requests
 from devstack.local_redis import free_port
 from devstack.processes import ApiProcess, WorkerProcess
 from devstack.sentinel import SentinelStack
+from jobs.contract import TERMINAL_STATUSES
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ def wait_ended(url: str, job_ids: list[str], timeout: float) -> dict[str, str]:
         except (requests.RequestException, ValueError, KeyError):
             time.sleep(0.3)
             continue
-        if all(s in ("succeeded", "failed", "canceled") for s in states.values()):
+        if all(s in TERMINAL_STATUSES for s in states.values()):
             break
         time.sleep(0.3)
     return states

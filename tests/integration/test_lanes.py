@@ -12,7 +12,7 @@ import requests
 
 from devstack.local_redis import LocalRedis, free_port
 from devstack.processes import ApiProcess, WorkerProcess
-from jobs.contract import BULK_QUEUE, QUEUE
+from jobs.contract import BULK_QUEUE, QUEUE, TERMINAL_STATUSES
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[ApiProcess, redis.Redis]]:
 def wait_ended(api: ApiProcess, job_id: str) -> dict:
     for _ in range(6):
         job = requests.get(f"{api.url}/v1/jobs/{job_id}?wait=30", timeout=40).json()
-        if job["status"] in ("succeeded", "failed", "canceled"):
+        if job["status"] in TERMINAL_STATUSES:
             return job
     raise TimeoutError(f"job {job_id} still {job['status']}")
 

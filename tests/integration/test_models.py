@@ -14,6 +14,7 @@ import requests
 from api import create_app
 from api.clients import close_clients
 from api.security import parse_api_keys
+from jobs.contract import TERMINAL_STATUSES
 from jobs.telemetry import Telemetry
 from tests.conftest import REFERENCE_TITLE
 from tests.integration.conftest import WEBHOOK_ENV
@@ -35,7 +36,7 @@ def wait_over_http(url: str, job_id: str, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = requests.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()
-        if job["status"] in ("succeeded", "failed", "canceled"):
+        if job["status"] in TERMINAL_STATUSES:
             return job
         time.sleep(0.1)
     raise TimeoutError(f"job {job_id} still {job['status']} after {timeout} s")

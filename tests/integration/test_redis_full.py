@@ -15,6 +15,7 @@ import requests
 
 from devstack.local_redis import LocalRedis, fill_to_maxmemory, free_filler, free_port
 from devstack.processes import ApiProcess, WorkerProcess
+from jobs.contract import TERMINAL_STATUSES
 from jobs.store import JobStore
 
 pytestmark = pytest.mark.integration
@@ -54,7 +55,7 @@ def wait_ended(url: str, job_ids: list[str], timeout: float) -> dict[str, str]:
         states = {
             j: requests.get(f"{url}/v1/jobs/{j}", timeout=5).json()["status"] for j in job_ids
         }
-        if all(s in ("succeeded", "failed", "canceled") for s in states.values()):
+        if all(s in TERMINAL_STATUSES for s in states.values()):
             break
         time.sleep(0.3)
     return states
