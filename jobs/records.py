@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +46,7 @@ class JobRecord:
     priority: Priority = Priority.INTERACTIVE
 
 
-# The fields of a job's Redis hash that make its record (`record_from_fields`).
+# The fields of a job's Redis hash that make its record (`record_from_values`).
 RECORD_FIELDS = (
     "status",
     "created_at",
@@ -60,8 +61,17 @@ RECORD_FIELDS = (
 )
 
 
-def record_from_fields(job_id: str, raw: dict[str, str | None]) -> JobRecord | None:
-    """The record of a job from its hash's `RECORD_FIELDS`, decoded; None without a status."""
+def text(value: bytes | str | None) -> str | None:
+    """A value as Redis answers it (bytes), as text."""
+    if value is None:
+        return None
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def record_from_values(job_id: str, values: Sequence[bytes | str | None]) -> JobRecord | None:
+    """The record of a job from its hash's `RECORD_FIELDS` values, in that order (as HMGET
+    answers them); None without a status."""
+    raw = {name: text(value) for name, value in zip(RECORD_FIELDS, values, strict=True)}
     if raw["status"] is None:
         return None
     return JobRecord(

@@ -17,26 +17,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
 from typing import Any
 
 import redis
 
 from jobs import store_scripts
-from jobs.contract import TERMINAL_STATUSES, JobStatus, Priority
+from jobs.contract import JobStatus, Priority
 from jobs.records import (
     RECORD_FIELDS,
     Creation,
     JobRecord,
     NewJob,
     StartedJob,
-    record_from_fields,
+    record_from_values,
     request_hash,
     request_payload,
+    text,
     utc_now,
 )
 from jobs.telemetry import Increments
+from jobs.waits import JobWaits
 
 
 class QueueFull(Exception):
@@ -112,7 +112,7 @@ class JobStore:
         self.min_replicas = min_replicas
         self.replica_timeout_ms = replica_timeout_ms
         self.fence_key = fence_key
-        self._local = threading.local()  # each thread's subscriber, for `wait`
+        self._waits = JobWaits(client, self.get, self.ended_channel, wait_recheck_seconds)
         self._create = client.register_script(store_scripts.CREATE)
         self._create_batch = client.register_script(store_scripts.CREATE_BATCH)
         self._start = client.register_script(store_scripts.START)
@@ -199,7 +199,7 @@ class JobStore:
             raise ReplicationTimeout
         if created:
             return Creation(job_id=job_id, created=True, request_hash=digest)
-        existing_id, existing_hash = (_text(value) or "").split(" ", 1)
+        existing_id, existing_hash = (text(value) or "").split(" ", 1)
         return Creation(job_id=existing_id, created=False, request_hash=existing_hash)
 
     def create_batch(
@@ -269,7 +269,7 @@ class JobStore:
         ids: list[Any] = self.client.zrangebyscore(
             self.pending_index, "-inf", cutoff, start=0, num=limit
         )
-        return [str(_text(job_id)) for job_id in ids]
+        return [str(text(job_id)) for job_id in ids]
 
     def forget_pending(self, job_ids: list[str]) -> None:
         """Take jobs whose record is gone (expired) out of the index."""
@@ -303,69 +303,23 @@ class JobStore:
             keys=[self.key(job_id), *self.ending_keys],
             args=[*args, *store_scripts.metrics_args(metrics)],
         )
-        return _text(outcome) or "missing"
+        return text(outcome) or "missing"
 
     def get(self, job_id: str) -> JobRecord | None:
-        return _record(job_id, self.client.hmget(self.key(job_id), RECORD_FIELDS))
+        return record_from_values(job_id, self.client.hmget(self.key(job_id), RECORD_FIELDS))
 
     def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
         """The records of `job_ids` in one round trip, None where one is gone."""
         pipe = self.client.pipeline(transaction=False)
         for job_id in job_ids:
             pipe.hmget(self.key(job_id), RECORD_FIELDS)
-        rows = pipe.execute()
-        return [_record(job_id, values) for job_id, values in zip(job_ids, rows, strict=True)]
+        rows = zip(job_ids, pipe.execute(), strict=True)
+        return [record_from_values(job_id, values) for job_id, values in rows]
 
     def wait(self, job_id: str, timeout: float) -> JobRecord | None:
-        """The job's record as soon as the job has ended, or as it is after `timeout` s.
-
-        Subscribes to the job's channel first and reads the record after: an end written
-        before the subscription is in the record, one written after it is published. The
-        record is also read again every `wait_recheck_seconds`, so that a lost message (a
-        Redis restart drops subscriptions) costs at most that much delay, never the answer.
-        Each thread keeps its subscriber connection from one wait to the next: a connection
-        per wait cost more than the rest of the request.
-        """
-        if timeout <= 0:
-            return self.get(job_id)
-        deadline = time.monotonic() + timeout
-        try:
-            return self._wait(job_id, deadline)
-        except redis.exceptions.ConnectionError:
-            # The thread's kept connection may have gone with a Redis restart: once more, on
-            # a new one (a Redis that is down fails this one too, and the caller answers 503).
-            return self._wait(job_id, deadline)
-
-    def _wait(self, job_id: str, deadline: float) -> JobRecord | None:
-        timeout = max(0.0, deadline - time.monotonic())
-        channel = self.ended_channel(job_id).encode()
-        pubsub = self._subscriber()
-        try:
-            pubsub.subscribe(channel)
-            # Up to this channel's confirmation (what comes before it is what the thread's
-            # previous wait left unread): from here on, the job's end cannot pass unseen.
-            while (message := pubsub.get_message(timeout=min(timeout, 1.0))) is not None:
-                if message["type"] == "subscribe" and message["channel"] == channel:
-                    break
-            record = self.get(job_id)
-            while record is not None and record.status not in TERMINAL_STATUSES:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                pubsub.get_message(timeout=min(remaining, self.wait_recheck_seconds))
-                record = self.get(job_id)
-            pubsub.unsubscribe(channel)  # its confirmation is read by the next wait
-            return record
-        except redis.exceptions.RedisError:
-            self._local.pubsub = None
-            pubsub.close()
-            raise
-
-    def _subscriber(self) -> redis.client.PubSub:
-        pubsub = getattr(self._local, "pubsub", None)
-        if pubsub is None:
-            pubsub = self._local.pubsub = self.client.pubsub()
-        return pubsub
+        """The job's record as soon as the job has ended, or as it is after `timeout` s
+        (jobs.waits)."""
+        return self._waits.wait(job_id, timeout)
 
     def set_webhook_outcome(self, job_id: str, outcome: dict[str, Any]) -> None:
         """Record how the job's webhook went (only on an existing record)."""
@@ -374,7 +328,7 @@ class JobStore:
             self.client.hset(key, "webhook", json.dumps(outcome))
 
     def get_request(self, job_id: str) -> dict[str, Any] | None:
-        raw = _text(self.client.hget(self.key(job_id), "request"))
+        raw = text(self.client.hget(self.key(job_id), "request"))
         return json.loads(raw) if raw else None
 
     def start(self, job_id: str) -> StartedJob:
@@ -405,7 +359,7 @@ class JobStore:
         )
         if not request and not confirmed:
             raise ReplicationTimeout
-        status = _text(status) or "missing"
+        status = text(status) or "missing"
         return StartedJob(status=status, request=json.loads(request) if request else None)
 
     def succeed(
@@ -451,15 +405,3 @@ class JobStore:
 def _taken_back(metrics: Increments | None) -> list[str | int]:
     """The metrics arguments that take a creation's `metrics` back."""
     return store_scripts.metrics_args(metrics.negated() if metrics else None)
-
-
-def _record(job_id: str, values: list[bytes | str | None]) -> JobRecord | None:
-    return record_from_fields(
-        job_id, {name: _text(value) for name, value in zip(RECORD_FIELDS, values, strict=True)}
-    )
-
-
-def _text(value: bytes | str | None) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8") if isinstance(value, bytes) else value

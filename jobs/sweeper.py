@@ -34,7 +34,7 @@ import redis
 
 from jobs.contract import LANE_QUEUES, TERMINAL_STATUSES, JobStatus
 from jobs.queue import UNACKED_HASH, message_task_id, unacked_task_id
-from jobs.records import JobRecord
+from jobs.records import JobRecord, text
 from jobs.store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class Sweeper:
             if record.status == JobStatus.RUNNING and not self._past_time_limit(record, now):
                 continue
             lost.append((job_id, record))
-        noted = {_text(k): float(v) for k, v in self.client.hgetall(self.missing_key).items()}
+        noted = {str(text(k)): float(v) for k, v in self.client.hgetall(self.missing_key).items()}
         republished = []
         pipe = self.client.pipeline(transaction=False)
         pipe.delete(self.missing_key)
@@ -175,7 +175,3 @@ class SweeperThread:
 
     def stop(self) -> None:
         self.stopped.set()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
