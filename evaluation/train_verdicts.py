@@ -237,7 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _, hold = split_pairs(pairs, held)
     related = [p for p in hold if p.stance != "unrelated"]
     fnc = claim_rows(verifier, fingerprint, related, bodies, cache, "fnc-1 train hold-out")
-    shipped = TrainedStanceDetector.load(args.model)  # stage 2 never saw ARC
+    # Stages 1 and 2 only: the manifest's aggregator may be one of other features.
+    shipped = TrainedStanceDetector.load(args.model, stages_only=True)  # never saw ARC
     made = contrast_claims(related, bodies)
     edited = claim_rows(verifier, fingerprint, made, bodies, cache, "edited claims", shipped)
     arc_pairs, arc_bodies = arc_articles("aggregate")

@@ -110,12 +110,18 @@ class TrainedStanceDetector:
 
     @classmethod
     def load(
-        cls, folder: str | Path, base_model_path: str | Path | None = None
+        cls,
+        folder: str | Path,
+        base_model_path: str | Path | None = None,
+        *,
+        stages_only: bool = False,
     ) -> TrainedStanceDetector:
         """Load the model folder; raise ModelLoadError naming the cause if it is unusable.
 
         `base_model_path` is the all-MiniLM-L6-v2 folder a cross-encoder delta applies to
         (default: the packaged one); it is only read when the folder ships such a delta.
+        `stages_only`: stages 1 and 2 alone, without the verifier and its aggregator (what
+        `evaluation.train_verdicts` fits a new aggregator on).
         """
         path = Path(folder)
         manifest_path = path / MANIFEST
@@ -150,7 +156,7 @@ class TrainedStanceDetector:
             ):
                 raise ModelLoadError(f"stance model in {path}: {name} has the wrong shape")
         verifier, aggregator = None, None
-        if manifest.get("verifier"):
+        if manifest.get("verifier") and not stages_only:
             from services.embeddings.minilm import packaged_minilm_path
             from services.stance.cross import StanceCrossEncoder
 

@@ -110,8 +110,10 @@ def test_api_and_worker_follow_a_failover(stack):
     everything = accepted + during + after
     states = wait_ended(api.url, everything, 90)
     assert states == {j: "succeeded" for j in everything}
-    assert topology.primary() is new
-    # The records are on the new primary, each job written once.
-    client = new.client()
+    assert new is not old
+    # The records are on the primary, each job written once. (On a loaded machine the
+    # sentinels may fail over once more, back to the restarted node: whichever is primary
+    # now holds them.)
+    client = topology.primary().client()
     writes = [client.hget(f"newsnlp:job:{j}", "writes") for j in everything]
     assert writes == [b"1"] * len(everything)

@@ -112,6 +112,28 @@ def test_a_model_for_other_features_is_refused(tmp_path: Path) -> None:
         TrainedStanceDetector.load(broken)
 
 
+def test_its_stages_load_alone_even_beside_an_aggregator_this_code_cannot_read(
+    tmp_path: Path, detector, encoder, reference_document, sentence_vectors
+) -> None:
+    """What `evaluation.train_verdicts` needs when it fits an aggregator of new features:
+    stages 1 and 2 of the shipped model, whatever its verifier entry holds."""
+    folder = tmp_path / "stance"
+    shutil.copytree(MODEL_DIR, folder)
+    manifest = json.loads((folder / "stance_model.json").read_text(encoding="utf-8"))
+    manifest["verifier"]["aggregator"]["features"] = ["a feature of another version"]
+    (folder / "stance_model.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="bad verifier entry"):
+        TrainedStanceDetector.load(folder)
+    stages = TrainedStanceDetector.load(folder, stages_only=True)
+    assert stages.verifier is None and stages.aggregator is None
+    claims = [REFERENCE_TITLE, SPORTS]
+    vectors = encoder.encode(claims)
+    ours = stages.stage_probabilities(claims, reference_document, sentence_vectors, vectors)
+    shipped = detector.stage_probabilities(claims, reference_document, sentence_vectors, vectors)
+    for a, b in zip(ours, shipped, strict=True):
+        np.testing.assert_allclose(a, b)
+
+
 def test_the_artifact_stays_small() -> None:
     size = sum(f.stat().st_size for f in MODEL_DIR.iterdir() if f.is_file())
     assert size <= 20 * 1024 * 1024
