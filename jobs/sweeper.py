@@ -113,6 +113,8 @@ class Sweeper:
                     )  # fmt: skip
                 continue
             pipe.hset(self.missing_key, job_id, repr(first_missed))
+        # Rewritten by every sweep; gone on its own should the sweeps stop.
+        pipe.expire(self.missing_key, int(max(3600, 10 * self.confirm_seconds)))
         pipe.execute()
         return SweepReport(len(candidates), len(lost), republished)
 
