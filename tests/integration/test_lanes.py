@@ -19,8 +19,11 @@ pytestmark = pytest.mark.integration
 BULK_BATCHES = 3  # of 100 jobs
 INTERACTIVE = 5
 # The bulk jobs a worker may hold when an interactive job arrives: the one its pool process
-# runs and the one in its pipe (worker_prefetch_multiplier 2, worker.pool.PipelinedPool).
-HELD = 2
+# runs and the one in its pipe (worker_prefetch_multiplier 2, worker.pool.PipelinedPool),
+# and one it is taking meanwhile: a job's `created_at` is stamped by the API before its
+# record and message are written, and on a loaded machine a bulk job may be taken in between
+# (seen once in a CI run beside a training job: 3 bulk starts in 42 ms after it).
+HELD = 3
 
 
 def article(i: int) -> dict:
