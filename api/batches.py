@@ -18,8 +18,8 @@ from api.errors import ApiError
 from api.job_views import check_limits
 from api.schemas import JobCreateSchema, LinksSchema, StrictSchema, check_length
 from api.security import charge, owns
-from jobs.contract import ANALYZE_TASK, LANE_QUEUES, TERMINAL_STATUSES, JobStatus, Priority
-from jobs.queue import task_message
+from jobs.contract import LANE_QUEUES, TERMINAL_STATUSES, JobStatus, Priority
+from jobs.queue import analyze_message
 from jobs.records import NewJob
 from jobs.request import JobRequest
 from jobs.telemetry import METRICS_KEY, Increments
@@ -95,7 +95,7 @@ class Batches(MethodView):
         jobs = []
         for job in data["jobs"]:
             job_id = uuid.uuid4().hex
-            message = task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], queue)
+            message = analyze_message(svc.celery, job_id, queue)
             jobs.append(NewJob(job_id, JobRequest.from_dict(job).to_dict(), message))
         tasks = Counter(f"submitted|{task}" for job in data["jobs"] for task in job["tasks"])
         batch_id = uuid.uuid4().hex

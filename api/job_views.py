@@ -15,8 +15,8 @@ from api.clients import clients
 from api.errors import ApiError
 from api.schemas import JobCreatedSchema, JobCreateSchema, JobSchema
 from api.security import owns
-from jobs.contract import ANALYZE_TASK, LANE_QUEUES, TERMINAL_STATUSES
-from jobs.queue import task_message
+from jobs.contract import LANE_QUEUES, TERMINAL_STATUSES
+from jobs.queue import analyze_message
 from jobs.records import JobRecord, record_body, request_hash
 from jobs.redis_errors import REDIS_ERRORS, is_unavailable
 from jobs.request import JobRequest
@@ -86,7 +86,7 @@ def submit(data: dict[str, Any], idempotency_key: str | None = None) -> tuple[st
         job_id,
         recorded,
         idempotency_key=idempotency_key,
-        enqueue=(queue, task_message(svc.celery, ANALYZE_TASK, job_id, [job_id], queue)),
+        enqueue=(queue, analyze_message(svc.celery, job_id, queue)),
         metrics=submitted_increments(list(job.tasks)),
         owner=g.get("owner", ""),
         priority=priority,

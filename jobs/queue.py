@@ -22,6 +22,8 @@ from typing import Any
 
 from celery import Celery
 
+from jobs.contract import ANALYZE_TASK
+
 # kombu's Redis transport: a message of priority 0 goes to the list named as the queue;
 # delivery mode 2 is "persistent", what Celery sends by default.
 PERSISTENT = 2
@@ -50,6 +52,12 @@ def task_message(app: Celery, task_name: str, task_id: str, args: list[Any], que
             },
         }
     )
+
+
+def analyze_message(app: Celery, job_id: str, queue: str) -> str:
+    """A job's queue message: the analysis task, named by the job's id, with it as argument
+    (the API writes it with the job; the sweeper, jobs.sweeper, writes it again if lost)."""
+    return task_message(app, ANALYZE_TASK, job_id, [job_id], queue)
 
 
 # Where kombu's Redis transport keeps the messages its workers hold (taken, not yet acked),

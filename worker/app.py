@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from functools import partial
 from typing import Any
 
 import redis
@@ -29,7 +30,7 @@ from jobs.broker import celery_config
 from jobs.contract import ANALYZE_TASK
 from jobs.heap import freeze_startup_heap
 from jobs.logs import configure_logging, current_job_id
-from jobs.queue import task_message
+from jobs.queue import analyze_message
 from jobs.redis_target import redis_client
 from jobs.sweeper import Sweeper, SweeperThread
 from jobs.telemetry import Telemetry
@@ -113,12 +114,9 @@ def _sweeper_thread(app: WorkerApp) -> SweeperThread:
     is queued again `sweep_interval` to three times that after its loss."""
     settings = app.settings
 
-    def message_for(job_id: str, queue: str) -> str:
-        return task_message(app, ANALYZE_TASK, job_id, [job_id], queue)
-
     sweeper = Sweeper(
         job_store(settings),
-        message_for,
+        partial(analyze_message, app),
         min_age=settings.sweep_interval,
         confirm_seconds=settings.sweep_interval,
         running_grace=settings.time_limit + settings.sweep_interval,

@@ -15,8 +15,8 @@ import redis
 
 from devstack.local_redis import LocalRedis
 from jobs.broker import celery_config, create_celery
-from jobs.contract import ANALYZE_TASK, QUEUE, JobStatus
-from jobs.queue import UNACKED_HASH, message_task_id, task_message
+from jobs.contract import QUEUE, JobStatus
+from jobs.queue import UNACKED_HASH, analyze_message, message_task_id
 from jobs.request import JobRequest
 from jobs.store import JobStore
 from jobs.sweeper import Sweeper
@@ -46,7 +46,7 @@ def setup(lone_redis):
     store = JobStore(client, ttl_seconds=60)
 
     def message_for(job_id: str, queue: str) -> str:
-        return task_message(celery, ANALYZE_TASK, job_id, [job_id], queue)
+        return analyze_message(celery, job_id, queue)
 
     sweeper = Sweeper(store, message_for, min_age=0, confirm_seconds=CONFIRM, running_grace=2)
     yield client, store, sweeper, message_for
@@ -158,7 +158,7 @@ def test_a_real_worker_runs_a_job_whose_message_was_lost(tmp_path):
         store = JobStore(client, ttl_seconds=60)
         celery = create_celery("sweeper-test", celery_config(api.application.config["REDIS_URL"]))
         job_id = "ab" * 16  # the API reads only hex ids
-        message = task_message(celery, ANALYZE_TASK, job_id, [job_id], QUEUE)
+        message = analyze_message(celery, job_id, QUEUE)
         # Recorded and indexed with its message pushed to a list no worker reads, then gone.
         store.create(job_id, REQUEST.to_dict(), enqueue=("nowhere", message))
         client.delete("nowhere")
