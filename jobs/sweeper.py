@@ -84,18 +84,20 @@ class Sweeper:
         if not candidates:
             self.client.delete(self.missing_key)
             return SweepReport(0, 0, [])
-        held = self._held_task_ids()
         records = self.store.get_many(candidates)
         self.store.forget_pending(
             [job_id for job_id, record in zip(candidates, records, strict=True) if not record]
         )
-        lost = []
-        for job_id, record in zip(candidates, records, strict=True):
-            if record is None or record.status in TERMINAL_STATUSES or job_id in held:
-                continue
-            if record.status == JobStatus.RUNNING and not self._past_time_limit(record, now):
-                continue
-            lost.append((job_id, record))
+        # Queued, or running past its time limit: only those need their message looked for.
+        suspects = [
+            (job_id, record)
+            for job_id, record in zip(candidates, records, strict=True)
+            if record is not None
+            and record.status not in TERMINAL_STATUSES
+            and (record.status != JobStatus.RUNNING or self._past_time_limit(record, now))
+        ]
+        held = self._held_task_ids() if suspects else set()
+        lost = [(job_id, record) for job_id, record in suspects if job_id not in held]
         noted = {str(text(k)): float(v) for k, v in self.client.hgetall(self.missing_key).items()}
         republished = []
         pipe = self.client.pipeline(transaction=False)
